@@ -1,0 +1,3 @@
+"""Foundation commands: train, evaluate, datasets, config, doctor, bench."""
+
+commands = []
