@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
 
 import click
 
@@ -34,6 +37,8 @@ def cli(ctx: click.Context, verbose: int, config_path: str | None) -> None:
     ctx.obj["config_path"] = config_path
     logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if verbose < 2:
+        logging.getLogger("absl").setLevel(logging.ERROR)
 
 
 def _register() -> None:

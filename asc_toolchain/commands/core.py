@@ -1,3 +1,183 @@
-"""Foundation commands: train, evaluate, datasets, config, doctor, bench."""
+"""Foundation commands: train, evaluate, datasets synth, config show, doctor, bench."""
 
-commands = []
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .. import config as cfgmod
+from ..errors import ConfigError
+
+TRAIN_OPTIONS = ("epochs", "batch_size", "optimizer", "learning_rate", "patience", "seed", "max_seconds",
+                 "filters", "dense_units", "class_weights", "augment", "test_fraction", "val_fraction",
+                 "label_map")
+
+
+def emit(data: dict, as_json: bool, human) -> None:
+    """One JSON object on stdout with --json; otherwise the human text (on stderr)."""
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        human(data)
+
+
+def err(text: str = "") -> None:
+    click.echo(text, err=True)
+
+
+@click.command()
+@click.option("--data", required=True, type=click.Path(), help="Meta file, CSV (path,label[,group…]) or class folders.")
+@click.option("--root", type=click.Path(), help="Folder that relative paths in the list start from.")
+@click.option("--out", required=True, type=click.Path(), help="Run directory to write (atomically).")
+@click.option("--target", type=click.Choice(["stm32-asc", "jetson-ser"]), default="stm32-asc", show_default=True)
+@click.option("--skip-bad", is_flag=True, help="Leave out unusable recordings and list them instead of stopping.")
+@click.option("--test-fold", help="Use the data's fold column: this fold is the test split.")
+@click.option("--json", "as_json", is_flag=True, help="Print the test metrics as JSON on stdout.")
+@cfgmod.cli_options(*TRAIN_OPTIONS)
+@click.pass_obj
+def train(obj, data, root, out, target, skip_bad, test_fold, as_json, **options):
+    """Train a model and write the run directory OUT."""
+    settings = cfgmod.values(cfgmod.resolve(options, obj.get("config_path")))
+    if target == "jetson-ser":
+        from .ser import train_ser
+
+        path, result = train_ser(data=data, root=root, out=out, settings=settings, skip_bad=skip_bad)
+    else:
+        from ..train import train_asc
+
+        path, result = train_asc(data, out, settings, root=root, skip_bad=skip_bad, test_fold=test_fold)
+    for p, reason in result.get("skipped", []):
+        err(f"skipped {p}: {reason}")
+    summary = {"run": str(path), "target": target, "test": result["test"]}
+    emit(summary, as_json, lambda s: _print_metrics(s["test"], f"test split → {s['run']}"))
+    if not as_json:
+        err(f"plots: {path}/confusion_matrix.png, {path}/training_curves.png")
+
+
+@click.command()
+@click.option("--run", "run_dir", required=True, type=click.Path(), help="Run directory from `asc-tool train`.")
+@click.option("--data", type=click.Path(), help="Recordings to score (default: the run's own test split).")
+@click.option("--root", type=click.Path(), help="Folder that relative paths in the list start from.")
+@click.option("--engine", default="keras", show_default=True,
+              help="Who predicts: keras, tflite, tflm, c, or qemu (the firmware in the emulated board).")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True,
+              help="Which split of the run to score when --data is not given.")
+@click.option("--skip-bad", is_flag=True, help="Leave out unusable recordings and list them.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+def evaluate(run_dir, data, root, engine, split, skip_bad, as_json):
+    """Score a run on recordings: accuracy, macro-F1, UAR, per-class recall, confusion matrix."""
+    from ..datasets import load_items
+    from ..evaluate import evaluate as run_evaluate
+    from ..labelmaps import LabelMap
+    from ..runs import Run
+
+    run = Run.open(run_dir)
+    if data:
+        lm = run.manifest.get("label_map", {})
+        label_map = LabelMap(lm.get("name", "run"), tuple(run.class_names), lm.get("map", {}))
+        skipped: list = []
+        items = load_items(data, root, label_map, skip_bad, skipped)
+        for p, reason in skipped:
+            err(f"skipped {p}: {reason}")
+    else:
+        items = run.items(split)
+    report = run_evaluate(run, items, engine)
+    report["data"] = str(data) if data else f"{run_dir} ({split} split)"
+    emit(report, as_json, lambda r: _print_metrics(r, f"{engine} on {r['data']}"))
+
+
+def _print_metrics(report: dict, title: str) -> None:
+    err(title)
+    for level in ("window", "clip"):
+        r = report[level]
+        recalls = ", ".join(f"{k} {v:.1%}" for k, v in r["per_class_recall"].items())
+        err(f"  per {level:6s} n={r['n']:6d}  accuracy {r['accuracy']:.1%}  macro-F1 {r['macro_f1']:.3f}  "
+            f"UAR {r['uar']:.1%}  ({recalls})")
+    names = report["class_names"]
+    err("  confusion (window; rows = true): " + "  ".join(
+        f"{n}: {row}" for n, row in zip(names, report["window"]["confusion_matrix"])))
+
+
+@click.group()
+def datasets():
+    """Dataset helpers."""
+
+
+@datasets.command("synth")
+@click.option("--out", required=True, type=click.Path(), help="Folder to write (class folders + metadata.csv).")
+@click.option("--per-class", default=8, show_default=True, type=click.IntRange(3, 1000))
+@click.option("--seconds", default=8.0, show_default=True, type=click.FloatRange(2.0, 600.0))
+@click.option("--seed", default=0, show_default=True, type=int)
+def datasets_synth(out, per_class, seconds, seed):
+    """Make a small SYNTHETIC three-class scene set (babble+hum / wind+birds+traffic / engine+rumble)."""
+    from ..recipes.synth import make_synth_dataset
+
+    path = make_synth_dataset(out, per_class, seconds, seed)
+    err(f"wrote {3 * per_class} synthetic recordings ({seconds:g} s each) to {path}; list: {path}/metadata.csv")
+
+
+@click.group("config")
+def config_group():
+    """Configuration: defaults < config file < board file < environment < command line."""
+
+
+@config_group.command("show")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def config_show(obj, as_json):
+    """Print every option's value and where it came from."""
+    resolved = cfgmod.resolve({}, obj.get("config_path"))
+    data = {name: {"value": v, "source": s} for name, (v, s) in resolved.items()}
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    width = max(map(len, data))
+    for name, row in data.items():
+        click.echo(f"{name:<{width}}  {str(row['value']):<12}  ({row['source']}; env {cfgmod.OPTIONS[name].env})")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+def doctor(as_json):
+    """Check Python packages and external tools; say how to install what is missing."""
+    from ..doctor import check_packages, check_tools
+
+    data = {"python": sys.version.split()[0], "packages": check_packages(), "tools": check_tools()}
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"python {data['python']}")
+    for p in data["packages"]:
+        mark = "ok " if p["ok"] else "!! "
+        click.echo(f"  {mark}{p['name']:<16} {p['installed'] or 'missing':<22} needs {p['required']}"
+                   + ("" if p["ok"] else f"   → {p['install']}"))
+    for t in data["tools"]:
+        mark = "ok " if t["ok"] else "-- "
+        extra = ""
+        if "b_l475e_iot01a" in t:
+            extra = " (machine b-l475e-iot01a: " + ("present)" if t["b_l475e_iot01a"] else "MISSING, need ≥ 9.1)")
+        where = f"{t['version'] or ''} {t['path']}" if t["ok"] else f"missing → {t['install']}"
+        click.echo(f"  {mark}{t['name']:<22} {where}{extra}   [{t['needed_for']}]")
+
+
+@click.command()
+@click.argument("name")
+@click.option("--run", "run_dir", type=click.Path(), help="Run directory (codegen, firmware, ser-infer).")
+@click.option("--audio", type=click.Path(), help="Audio file to measure on (features).")
+@click.option("--json", "as_json", is_flag=True)
+def bench(name, run_dir, audio, as_json):
+    """Run a benchmark: features, codegen, firmware, ser-features, ser-infer."""
+    from ..bench import run_bench
+
+    options = {k: v for k, v in {"run": run_dir, "audio": audio}.items() if v}
+    result = run_bench(name, **options)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        for k, v in result.items():
+            click.echo(f"{k:>28}: {v}")
+
+
+commands = [train, evaluate, datasets, config_group, doctor, bench]

@@ -1,0 +1,70 @@
+"""Benchmarks that print figures (never pass/fail timing tests). Keys carry their unit (SPEC §9)."""
+
+from __future__ import annotations
+
+import importlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError
+
+# name → "module:function"; each function takes keyword options and returns a JSON-able dict.
+BENCHES = {
+    "features": "asc_toolchain.bench:bench_features",
+    "codegen": "asc_toolchain.bench_codegen:bench_codegen",
+    "firmware": "asc_toolchain.bench_firmware:bench_firmware",
+    "ser-features": "asc_toolchain.ser.bench:bench_ser_features",
+    "ser-infer": "asc_toolchain.ser.bench:bench_ser_infer",
+}
+SHARED_AUDIO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "asc" / "indoor" / "moodist__places__cafe.flac"
+
+
+def run_bench(name: str, **options) -> dict:
+    if name not in BENCHES:
+        raise ConfigError(f"unknown benchmark {name!r}", f"use one of {', '.join(sorted(BENCHES))}")
+    module, func = BENCHES[name].split(":")
+    return {"benchmark": name, **getattr(importlib.import_module(module), func)(**options)}
+
+
+def bench_features(audio: str | None = None, seconds: float = 30.0, repeats: int = 5, **_) -> dict:
+    """windows/s of the vectorized log-mel vs the seed's per-window librosa loop, same audio."""
+    import librosa
+
+    from .audio import load_audio
+    from .features import logmel_window_reference, logmel_windows
+
+    source, signal = _bench_audio(audio, seconds)
+    windows = librosa.util.frame(signal, frame_length=16896, hop_length=512).T
+    logmel_window_reference(windows[0])                      # warm librosa's caches
+    t0 = time.perf_counter()
+    reference = np.stack([logmel_window_reference(w) for w in windows])
+    seed_s = time.perf_counter() - t0
+    ours = logmel_windows(signal)
+    ours_s = min(_timed(logmel_windows, signal) for _ in range(repeats))
+    n = len(windows)
+    return {
+        "audio": source, "audio_seconds": round(len(signal) / 16000, 3), "windows": n,
+        "windows_per_s": round(n / ours_s, 1), "seed_windows_per_s": round(n / seed_s, 1),
+        "ratio_vs_librosa": round(seed_s / ours_s, 1),
+        "max_abs_diff_db": float(np.max(np.abs(ours - reference))),
+    }
+
+
+def _timed(func, *args) -> float:
+    t0 = time.perf_counter()
+    func(*args)
+    return time.perf_counter() - t0
+
+
+def _bench_audio(audio: str | None, seconds: float):
+    from .audio import load_audio
+
+    if audio:
+        return str(audio), load_audio(audio, max_seconds=seconds)
+    if SHARED_AUDIO.is_file():
+        return str(SHARED_AUDIO), load_audio(SHARED_AUDIO, max_seconds=seconds)
+    from .recipes.synth import indoor
+
+    return "synthetic indoor scene (seed 0)", indoor(np.random.default_rng(0), int(seconds * 16000))

@@ -1,0 +1,140 @@
+"""Options declared once: name, type, default, help. The YAML config keys, the environment
+variables (ASC_TOOL_<NAME>) and the CLI flags all come from these declarations.
+
+Precedence, lowest first: defaults < config file < board file < environment < command line.
+The config file is --config FILE, else ./asc-tool.yaml, else ~/.config/asc-tool/config.yaml.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    type: Any
+    default: Any
+    help: str
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return "ASC_TOOL_" + self.name.upper()
+
+
+def _bool(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+OPTIONS = {o.name: o for o in [
+    Option("epochs", int, 30, "Training epochs (early stopping may end sooner)."),
+    Option("batch_size", int, 256, "Training batch size."),
+    Option("optimizer", click.Choice(["adam", "sgd"]), "adam", "adam, or sgd (the seed's: momentum 0.9, Nesterov)."),
+    Option("learning_rate", float, None, "Learning rate (default: 0.001 for adam, 0.01 for sgd)."),
+    Option("patience", int, 8, "Early stopping: epochs without a better validation UAR."),
+    Option("seed", int, 0, "Random seed for split, initialisation and shuffling."),
+    Option("max_seconds", float, None, "Use at most this many seconds of each recording (the seed used 30)."),
+    Option("filters", str, "16,16", "Filters of the two Conv2D layers, e.g. 16,16 or 8,16."),
+    Option("dense_units", int, 9, "Units of the hidden Dense layer."),
+    Option("class_weights", _bool, True, "Weight classes inversely to their window counts."),
+    Option("augment", click.Choice(["none", "specaugment", "mixup", "both"]), "specaugment",
+           "Training-time augmentation: time/frequency masks, within-class mixing, or both."),
+    Option("test_fraction", float, 0.2, "Share of recording groups held out for the test split."),
+    Option("val_fraction", float, 0.15, "Share of the remaining groups used for validation."),
+    Option("label_map", str, None, "Label map: asc3 (default), tut2016, tau2018-2020, or a YAML file."),
+    Option("stedgeai_dir", str, None, "Folder holding ST Edge AI Core's stedgeai program."),
+]}
+
+
+def find_config_file(explicit: str | None) -> Path | None:
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found", "check --config")
+        return path
+    for candidate in (Path("asc-tool.yaml"), Path.home() / ".config" / "asc-tool" / "config.yaml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})", "fix the file") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of option: value", "see `asc-tool config show`")
+    unknown = sorted(k for k in data if k.replace("-", "_") not in OPTIONS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown option(s) {', '.join(unknown)}",
+                          f"known: {', '.join(sorted(OPTIONS))}")
+    return {k.replace("-", "_"): v for k, v in data.items()}
+
+
+def _convert(option: Option, value, where: str):
+    if value is None:
+        return None
+    try:
+        if isinstance(option.type, click.Choice):
+            return option.type.convert(str(value), None, None)
+        return option.type(value)
+    except (ValueError, TypeError, click.BadParameter) as exc:
+        raise ConfigError(f"{where}: bad value {value!r} for {option.name} ({exc})",
+                          f"{option.help}") from None
+
+
+def resolve(cli_values: dict, config_path: str | None = None, board_values: dict | None = None) -> dict:
+    """{name: (value, source)} for every option, following the documented precedence."""
+    file_path = find_config_file(config_path)
+    layers = [("default", {n: o.default for n, o in OPTIONS.items()})]
+    if file_path:
+        layers.append((f"config file {file_path}", _read_yaml(file_path)))
+    if board_values:
+        layers.append(("board file", board_values))
+    layers.append(("environment", {n: os.environ[o.env] for n, o in OPTIONS.items() if o.env in os.environ}))
+    layers.append(("command line", {k: v for k, v in cli_values.items() if v is not None and k in OPTIONS}))
+    out = {}
+    for name, option in OPTIONS.items():
+        for source, values in layers:
+            if name in values:
+                where = option.env if source == "environment" else source
+                out[name] = (_convert(option, values[name], where), source)
+    return out
+
+
+def values(resolved: dict) -> dict:
+    return {name: value for name, (value, _) in resolved.items()}
+
+
+def cli_options(*names: str):
+    """Click decorator adding the flags of the named options (default None: unset)."""
+    def deco(func):
+        for name in reversed(names):
+            o = OPTIONS[name]
+            kwargs = {"default": None, "help": f"{o.help} [default: {o.default}]"}
+            if o.type is _bool:
+                func = click.option(f"{o.flag}/--no-{o.flag[2:]}", name, **kwargs)(func)
+            else:
+                func = click.option(o.flag, name, type=o.type, **kwargs)(func)
+        return func
+    return deco

@@ -1,0 +1,47 @@
+"""Classification figures per window and per clip (majority vote over a clip's windows)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def scores_report(y_true: np.ndarray, y_pred: np.ndarray, class_names) -> dict:
+    """accuracy, macro-F1, UAR, per-class recall and the confusion matrix (rows = truth)."""
+    from sklearn.metrics import confusion_matrix, f1_score, recall_score
+
+    labels = list(range(len(class_names)))
+    recall = recall_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
+    present = np.isin(labels, y_true)
+    return {
+        "n": int(len(y_true)),
+        "accuracy": float(np.mean(y_true == y_pred)) if len(y_true) else 0.0,
+        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "uar": float(np.mean(recall[present])) if present.any() else 0.0,
+        "per_class_recall": {c: float(r) for c, r in zip(class_names, recall)},
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+    }
+
+
+def clip_votes(y_true: np.ndarray, y_pred: np.ndarray, clip: np.ndarray,
+               scores: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per clip: its label and the majority vote of its windows (ties: highest summed score)."""
+    clips = np.unique(clip)
+    truth, vote = np.empty(len(clips), np.int64), np.empty(len(clips), np.int64)
+    n_classes = int(max(y_true.max(), y_pred.max())) + 1 if scores is None else scores.shape[1]
+    for i, c in enumerate(clips):
+        sel = clip == c
+        counts = np.bincount(y_pred[sel], minlength=n_classes).astype(np.float64)
+        if scores is not None:
+            counts += 1e-6 * scores[sel].sum(axis=0) / max(1, sel.sum())
+        truth[i], vote[i] = y_true[sel][0], int(np.argmax(counts))
+    return truth, vote
+
+
+def full_report(y_true, y_pred, clip, class_names, scores=None) -> dict:
+    """Window-level and clip-level reports in one dict."""
+    t, v = clip_votes(np.asarray(y_true), np.asarray(y_pred), np.asarray(clip), scores)
+    return {
+        "class_names": list(class_names),
+        "window": scores_report(np.asarray(y_true), np.asarray(y_pred), class_names),
+        "clip": scores_report(t, v, class_names),
+    }

@@ -1,0 +1,231 @@
+"""Speech-emotion features, numpy only: one implementation for training and the device.
+
+A window is 41,664 samples at 16 kHz = 128 frames of 1,024 samples every 320 (no centering).
+Three channels, each scaled to [0, 1] within the window, give a 3×128×128 float32 image:
+
+0. log mel: power spectrogram (periodic Hann, power 2) → 128 Slaney mels (50–8,000 Hz, the same
+   filterbank as ``librosa.filters.mel``) → dB (``10·log10(max(S, 1e-10))``, floored 80 dB below
+   the window's peak, as ``librosa.power_to_db``);
+1. pitch: YIN f0 per frame (50–8,000 Hz, trough threshold 0.1, the algorithm of ``librosa.yin``),
+   one value per frame broadcast over the 128 rows;
+2. RMS per frame (``librosa.feature.rms`` without centering), broadcast the same way.
+
+A channel that is constant in a window (silence) becomes all zeros. Clips shorter than one
+window are zero-padded on both sides (centred).
+
+FFT: one 2,048-point transform per frame serves both channels. Its even bins are the frame's
+1,024-point DFT, and the periodic Hann window is a 3-tap filter on those bins; its power
+spectrum gives YIN's linear autocorrelation. scipy.fft is used when installed (host), numpy.fft
+otherwise (device); the two agree to float32 rounding.
+
+This module runs on the device (JetPack 4.6: Python 3.6, numpy 1.19): keep it free of
+dataclasses, f-string ``=``, walrus and newer numpy API (no ``sliding_window_view``).
+"""
+
+import numpy as np
+
+try:  # scipy's FFT keeps float32 and is ~3× faster; the device has numpy's (same maths)
+    from scipy import fft as _fft
+    FFT_BACKEND = "scipy"
+except ImportError:  # pragma: no cover - the device path
+    _fft = np.fft
+    FFT_BACKEND = "numpy"
+
+SAMPLE_RATE = 16000
+FRAME = 1024
+HOP = 320
+N_FRAMES = 128
+N_MELS = 128
+FMIN = 50.0
+FMAX = 8000.0
+PITCH_FMIN = 50.0
+PITCH_FMAX = 8000.0
+TOP_DB = 80.0
+AMIN = 1e-10
+WINDOW_SAMPLES = (N_FRAMES - 1) * HOP + FRAME      # 41,664 samples = 2.604 s
+YIN_THRESHOLD = 0.1
+_FFT_YIN = 2048                                     # ≥ 2·FRAME − 1: linear autocorrelation
+
+FEATURE_PARAMS = {
+    "sample_rate": SAMPLE_RATE, "frame": FRAME, "hop": HOP, "n_frames": N_FRAMES,
+    "n_mels": N_MELS, "fmin": FMIN, "fmax": FMAX, "pitch_fmin": PITCH_FMIN,
+    "pitch_fmax": PITCH_FMAX, "top_db": TOP_DB, "window_samples": WINDOW_SAMPLES,
+    "channels": ["logmel", "pitch", "rms"], "layout": "CHW",
+}
+
+_cache = {}
+
+
+def hz_to_mel(freq):
+    """Slaney mel scale: linear below 1 kHz, logarithmic above (float64 array)."""
+    freq = np.asarray(freq, dtype=np.float64)
+    f_sp = 200.0 / 3
+    mels = freq / f_sp
+    min_log_hz = 1000.0
+    min_log_mel = min_log_hz / f_sp
+    logstep = np.log(6.4) / 27.0
+    above = freq >= min_log_hz
+    mels = np.where(above, min_log_mel + np.log(np.maximum(freq, min_log_hz) / min_log_hz) / logstep,
+                    mels)
+    return mels
+
+
+def mel_to_hz(mels):
+    """Inverse of :func:`hz_to_mel`."""
+    mels = np.asarray(mels, dtype=np.float64)
+    f_sp = 200.0 / 3
+    min_log_hz = 1000.0
+    min_log_mel = min_log_hz / f_sp
+    logstep = np.log(6.4) / 27.0
+    return np.where(mels >= min_log_mel, min_log_hz * np.exp(logstep * (mels - min_log_mel)),
+                    f_sp * mels)
+
+
+def mel_filterbank(sr=SAMPLE_RATE, n_fft=FRAME, n_mels=N_MELS, fmin=FMIN, fmax=FMAX):
+    """Slaney-normalised triangular mel filters, (n_mels, n_fft//2 + 1) float32."""
+    fft_freqs = np.linspace(0.0, sr / 2.0, 1 + n_fft // 2)
+    mel_f = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    fdiff = np.diff(mel_f)
+    ramps = mel_f[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_f[2:n_mels + 2] - mel_f[:n_mels]))[:, None]   # equal area per filter
+    return weights.astype(np.float32)
+
+
+def _constants():
+    if not _cache:
+        _cache["mel_t"] = np.ascontiguousarray(mel_filterbank().T)
+        _cache["lag_count"] = np.arange(1, int(np.ceil(SAMPLE_RATE / PITCH_FMIN)) + 1,
+                                        dtype=np.float32)[:, None]
+    return _cache
+
+
+def frames_of(signal, n_frames=None):
+    """View ``signal`` as (n_frames, FRAME) rows every HOP samples (no copy)."""
+    x = np.ascontiguousarray(signal, dtype=np.float32)
+    if n_frames is None:
+        n_frames = 1 + (len(x) - FRAME) // HOP
+    step = x.strides[0]
+    return np.lib.stride_tricks.as_strided(x, shape=(n_frames, FRAME), strides=(HOP * step, step),
+                                           writeable=False)
+
+
+def frame_spectra(frames):
+    """2,048-point DFT of each unwindowed (n, FRAME) frame → (n, 1025) complex."""
+    return _fft.rfft(frames, n=_FFT_YIN, axis=1)
+
+
+def logmel_db(spectra):
+    """Log mel in dB (top 80 dB kept) from :func:`frame_spectra` → (N_MELS, n)."""
+    even = spectra[:, 0:_FFT_YIN // 2 + 1:2]                        # 1,024-point DFT, bins 0..512
+    below = np.concatenate([np.conj(even[:, 1:2]), even[:, :-1]], axis=1)   # X[k-1]
+    above = np.concatenate([even[:, 1:], np.conj(even[:, -2:-1])], axis=1)  # X[k+1]
+    hann = 0.5 * even - 0.25 * (below + above)                      # periodic Hann window
+    power = hann.real ** 2 + hann.imag ** 2
+    mel = np.dot(power, _constants()["mel_t"]).T
+    db = 10.0 * np.log10(np.maximum(mel, AMIN))
+    return np.maximum(db, db.max() - TOP_DB)
+
+
+def _yin_cmnd(frames, spectra, min_period, max_period):
+    """Cumulative mean normalised difference for lags min..max_period → (lags, n)."""
+    c = _constants()
+    acf = _fft.irfft(spectra.real ** 2 + spectra.imag ** 2, n=_FFT_YIN, axis=1)
+    acf = acf[:, :max_period + 1].T
+    energy = np.cumsum(frames[:, :max_period].T ** 2, axis=0)       # sum_{m<k} y(m)^2, k=1..max
+    diff = 2.0 * (acf[0:1] - acf[1:]) - energy                      # d(k), k = 1..max_period
+    cumulative_mean = np.cumsum(diff, axis=0) / c["lag_count"][:max_period]
+    numerator = diff[min_period - 1:]
+    denominator = cumulative_mean[min_period - 1:max_period]
+    return numerator / (denominator + np.finfo(denominator.dtype).tiny)
+
+
+def _parabolic_shifts(x):
+    """Vertex offset of the parabola through each point and its neighbours (0 at the edges)."""
+    shifts = np.zeros_like(x)
+    a = x[2:] + x[:-2] - 2.0 * x[1:-1]
+    b = (x[2:] - x[:-2]) / 2.0
+    ok = np.abs(b) < np.abs(a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shifts[1:-1] = np.where(ok, -b / np.where(ok, a, 1.0), 0.0)
+    return shifts
+
+
+def yin_f0(frames, spectra=None, fmin=PITCH_FMIN, fmax=PITCH_FMAX, sr=SAMPLE_RATE):
+    """YIN f0 in Hz of (n, FRAME) frames → (n,) (librosa.yin's rules: first trough of the
+    normalised difference below 0.1, else the global minimum; parabolic refinement)."""
+    if spectra is None:
+        spectra = frame_spectra(frames)
+    min_period = int(np.floor(sr / fmax))
+    max_period = min(int(np.ceil(sr / fmin)), FRAME - 1)
+    d = _yin_cmnd(frames, spectra, min_period, max_period)
+    shifts = _parabolic_shifts(d)
+    trough = np.zeros(d.shape, dtype=bool)
+    trough[1:-1] = (d[1:-1] < d[:-2]) & (d[1:-1] <= d[2:])
+    trough[-1] = d[-1] < d[-2]
+    trough[0] = d[0] < d[1]
+    below = trough & (d < YIN_THRESHOLD)
+    period = np.where(below.any(axis=0), np.argmax(below, axis=0), np.argmin(d, axis=0))
+    cols = np.arange(d.shape[1])
+    return sr / (min_period + period + shifts[period, cols])
+
+
+def rms(frames):
+    """Root mean square of each frame → (n,)."""
+    return np.sqrt(np.mean(frames ** 2, axis=1))
+
+
+def unit_scale(x):
+    """Scale to [0, 1] by the array's own min and max; a constant array becomes zeros."""
+    lo = x.min()
+    span = x.max() - lo
+    if not span > 0:
+        return np.zeros(x.shape, dtype=np.float32)
+    return ((x - lo) / span).astype(np.float32)
+
+
+def window_features(window):
+    """Features of one window of WINDOW_SAMPLES samples → (3, 128, 128) float32 in [0, 1]."""
+    window = np.asarray(window)
+    if window.shape != (WINDOW_SAMPLES,):
+        raise ValueError("a window has %d samples, got shape %s" % (WINDOW_SAMPLES, window.shape))
+    frames = frames_of(window, N_FRAMES)
+    spectra = frame_spectra(frames)
+    out = np.empty((3, N_MELS, N_FRAMES), dtype=np.float32)
+    out[0] = unit_scale(logmel_db(spectra))
+    out[1] = unit_scale(yin_f0(frames, spectra))[None, :]
+    out[2] = unit_scale(rms(frames))[None, :]
+    return out
+
+
+def pad_to_window(signal):
+    """Zero-pad a clip shorter than one window on both sides (centred); longer clips unchanged."""
+    signal = np.asarray(signal, dtype=np.float32)
+    missing = WINDOW_SAMPLES - len(signal)
+    if missing <= 0:
+        return signal
+    left = missing // 2
+    return np.concatenate([np.zeros(left, np.float32), signal,
+                           np.zeros(missing - left, np.float32)])
+
+
+def window_starts(n_samples, step):
+    """Start sample of each window of a (padded) clip, every ``step`` samples, last one flush."""
+    if n_samples <= WINDOW_SAMPLES:
+        return [0]
+    starts = list(range(0, n_samples - WINDOW_SAMPLES + 1, step))
+    if starts[-1] != n_samples - WINDOW_SAMPLES:
+        starts.append(n_samples - WINDOW_SAMPLES)
+    return starts
+
+
+def clip_features(signal, step=8000, max_windows=None):
+    """All windows of a clip every ``step`` samples → (n, 3, 128, 128) float32 (n ≥ 1)."""
+    padded = pad_to_window(signal)
+    starts = window_starts(len(padded), step)
+    if max_windows is not None and len(starts) > max_windows:
+        keep = np.linspace(0, len(starts) - 1, max_windows).round().astype(int)
+        starts = [starts[i] for i in keep]
+    return np.stack([window_features(padded[s:s + WINDOW_SAMPLES]) for s in starts])
