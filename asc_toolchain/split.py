@@ -42,11 +42,12 @@ def _pick(idx: np.ndarray, labels: np.ndarray, groups: np.ndarray, fraction: flo
 
     from sklearn.model_selection import StratifiedGroupKFold
 
-    n_splits = max(2, int(round(1.0 / fraction)))
     n_groups = len(set(groups))
     if n_groups < 2:
         return np.zeros(len(idx), bool)
-    n_splits = min(n_splits, n_groups)
+    smallest_class = min(np.unique(labels, return_counts=True)[1])
+    # sklearn needs every class to have at least n_splits members; fewer folds = a larger share.
+    n_splits = min(max(2, int(round(1.0 / fraction))), n_groups, max(2, smallest_class))
     cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # classes with fewer groups than folds

@@ -1,0 +1,65 @@
+"""Shared fixtures: a synthetic scene set, a small trained run, the real recordings when present."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("ASC_TOOL_SHARED_DATA", REPO.parent / "shared" / "data"))
+ASC_META = SHARED_DATA / "asc" / "metadata.csv"
+SER_META = SHARED_DATA / "ser" / "metadata.csv"
+
+
+def require_shared(path: Path = ASC_META) -> Path:
+    """Skip (with the reason) when the real recordings are not beside the checkout."""
+    if not path.is_file():
+        pytest.skip(f"real recordings not found at {path} (../shared/data beside the checkout)")
+    return path
+
+
+def require_tool(name: str) -> str:
+    """Skip when an external tool is missing, unless ASC_TOOL_REQUIRE_TOOLCHAIN=1 makes it a failure."""
+    path = shutil.which(name)
+    if path:
+        return path
+    if os.environ.get("ASC_TOOL_REQUIRE_TOOLCHAIN") == "1":
+        pytest.fail(f"{name} is required (ASC_TOOL_REQUIRE_TOOLCHAIN=1) but not on PATH")
+    pytest.skip(f"{name} not installed")
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory) -> Path:
+    from asc_toolchain.recipes.synth import make_synth_dataset
+
+    return make_synth_dataset(tmp_path_factory.mktemp("synth") / "scenes", per_class=6, seconds=5.0, seed=1)
+
+
+@pytest.fixture(scope="session")
+def synth_run(synth_dir, tmp_path_factory) -> Path:
+    """A run trained for a few epochs on the synthetic set (shared by every test that needs one)."""
+    from asc_toolchain.cli import main
+
+    out = tmp_path_factory.mktemp("runs") / "synth-run"
+    code = main(["train", "--data", str(synth_dir / "metadata.csv"), "--out", str(out),
+                 "--epochs", "4", "--seed", "3", "--batch-size", "128"])
+    assert code == 0
+    return out
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run `asc-tool ARGS` in-process; returns (exit code, stdout, stderr)."""
+    from asc_toolchain.cli import main
+
+    def invoke(*args):
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return invoke
