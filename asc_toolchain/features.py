@@ -60,6 +60,12 @@ def mel_filterbank(params: FeatureParams = SEED_PARAMS) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
+def _mel_matrix(params: FeatureParams) -> np.ndarray:
+    """The filterbank transposed and contiguous, for a fast (frames × bins) @ (bins × mels)."""
+    return np.ascontiguousarray(mel_filterbank(params).T)
+
+
+@lru_cache(maxsize=8)
 def hann_window(n_fft: int) -> np.ndarray:
     """Periodic Hann window of n_fft points, float32."""
     n = np.arange(n_fft, dtype=np.float64)
@@ -81,7 +87,7 @@ def mel_columns(signal: np.ndarray, params: FeatureParams = SEED_PARAMS) -> np.n
     frames = np.lib.stride_tricks.sliding_window_view(x, params.n_fft)[::params.hop_length]
     spectrum = fft.rfft(frames * hann_window(params.n_fft), axis=-1)
     power = spectrum.real ** 2 + spectrum.imag ** 2
-    return power @ mel_filterbank(params).T
+    return power @ _mel_matrix(params)
 
 
 def logmel_windows(signal: np.ndarray, params: FeatureParams = SEED_PARAMS) -> np.ndarray:
@@ -96,7 +102,8 @@ def logmel_windows(signal: np.ndarray, params: FeatureParams = SEED_PARAMS) -> n
     win_max = np.lib.stride_tricks.sliding_window_view(col_max, params.n_columns).max(axis=1)
     silent = ~np.isfinite(win_max)
     win_max[silent] = 0.0
-    view = np.lib.stride_tricks.sliding_window_view(db.T, params.n_columns, axis=1)
+    db_t = np.ascontiguousarray(db.T)                              # (mels, frames): windows read rows
+    view = np.lib.stride_tricks.sliding_window_view(db_t, params.n_columns, axis=1)
     out = np.empty((count, params.n_mels, params.n_columns), np.float32)
     np.subtract(view.transpose(1, 0, 2), win_max[:, None, None], out=out)
     np.maximum(out, -params.top_db, out=out)
