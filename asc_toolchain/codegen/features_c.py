@@ -1,0 +1,285 @@
+"""The log-mel front end in C, generated from a run's feature parameters and scaler.
+
+``generate_features_c`` renders ``asc_features.h``/``asc_features.c``: Python computes every
+constant (Hann window, FFT twiddles and bit-reversal, sparse Slaney mel weights, the 960 means
+and standard deviations, the input quantization) and the templates lay out the arrays and loops.
+The C code streams like the firmware must: one 1024-point real FFT per 512 new samples, a ring
+of mel columns in dB, and a window formed from the ring on request.
+
+``quantize_input`` is the host reference for the network's int8 input, and
+``build_features_harness``/``run_host_features`` compile (with the packaged host harness,
+templates/features_harness.c.j2) and run the generated code on this machine.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, ToolFailedError, ToolMissingError
+from ..features import FeatureParams, Scaler, hann_window, mel_filterbank
+from .render import c_float, render
+
+HOST_CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-Wdouble-promotion", "-O2")
+SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g")
+# .text of asc_features.c on a Cortex-M4: 3,980 B at -Os, 4,000 B at -O2
+CODE_BYTES_ESTIMATE = 4608
+INT16_SCALE = 1.0 / 32768.0     # 2^-15: folding it into the Hann table is exact
+
+
+def check_params(params: FeatureParams) -> None:
+    """Raise ConfigError unless the C front end supports ``params``.
+
+    The FFT is radix-8 throughout, so n_fft / 2 must be 8^m (m >= 2: n_fft 128, 1024, 8192),
+    and the hop must be n_fft / 2 (the frame is two hops).
+    """
+    half = params.n_fft // 2
+    power = 64
+    while power < half:
+        power *= 8
+    if params.n_fft % 2 or power != half:
+        raise ConfigError(f"n_fft {params.n_fft} is not supported by the C feature front end",
+                          "use n_fft 128, 1024 or 8192 (n_fft / 2 = 8^m)")
+    if params.hop_length != half:
+        raise ConfigError(f"hop_length {params.hop_length} with n_fft {params.n_fft} is not "
+                          "supported by the C feature front end",
+                          f"use hop_length {half} (half of n_fft)")
+    if params.n_columns > 255 or params.n_mels > 255:
+        raise ConfigError(f"{params.n_mels} mels x {params.n_columns} columns is too large for "
+                          "the C feature front end", "use at most 255 mels and 255 columns")
+
+
+def _digit_reverse(value: int, digits: int) -> int:
+    """``value`` with its ``digits`` base-8 digits in reverse order."""
+    out = 0
+    for _ in range(digits):
+        out, value = out * 8 + value % 8, value // 8
+    return out
+
+
+def fft_tables(n_fft: int) -> dict:
+    """Hann half table (times 2^-15), group digit reversal, radix-8 and split twiddles."""
+    half = n_fft // 2
+    hann = hann_window(n_fft)
+    if not np.array_equal(hann[1:half], hann[:half:-1]):
+        raise ConfigError(f"the Hann window of {n_fft} points is not symmetric in float32",
+                          "use n_fft 1024 (the seed's)")
+    groups = half // 8
+    digits = round(np.log(groups) / np.log(8))
+    lengths, offsets, twiddle = [], [], []
+    length, offset = 8, 0
+    while length < half:
+        k = np.arange(1, length)[:, None] * np.arange(1, 8)[None, :]
+        w = np.exp(-2j * np.pi * k / (8 * length))
+        twiddle.append(np.stack([w.real, w.imag], axis=-1).reshape(-1))
+        lengths.append(length)
+        offsets.append(offset)
+        offset += twiddle[-1].size
+        length *= 8
+    k = np.arange(1, half // 2 + 1)
+    split = np.exp(-2j * np.pi * k / n_fft)
+    return {
+        "hann": (hann[:half + 1] * np.float32(INT16_SCALE)).astype(np.float32),
+        "group_base": [8 * _digit_reverse(b, digits - 1) for b in range(groups // 8)],
+        "stage_lengths": lengths, "twiddle_offsets": offsets,
+        "twiddle": np.concatenate(twiddle).astype(np.float32),
+        "split": np.stack([split.real, split.imag], axis=-1).reshape(-1).astype(np.float32),
+    }
+
+
+def mel_tables(params: FeatureParams) -> dict:
+    """Slaney mel bands as segments between adjacent band edges (see the C file).
+
+    Bin k in segment s (edge f_s <= f_k < f_s+1) adds r_k p_k to band s and (1 - r_k) p_k to
+    band s-1; ``band_norm`` holds each band's Slaney norm times 1/4 (the C power is |2 X|^2,
+    a power of two, so nothing is rounded). Checked against ``mel_filterbank``.
+    """
+    import librosa
+
+    n_bins = params.n_fft // 2 + 1
+    edges = librosa.mel_frequencies(params.n_mels + 2, fmin=0.0, fmax=params.sample_rate / 2)
+    freqs = np.arange(n_bins) * params.sample_rate / params.n_fft
+    seg = np.searchsorted(edges, freqs, side="right") - 1
+    bins = np.arange(1, n_bins - 1)                  # both edge bins weigh 0 in every band
+    rise = (freqs[bins] - edges[seg[bins]]) / (edges[seg[bins] + 1] - edges[seg[bins]])
+    norm = 2.0 / (edges[2:] - edges[:-2])
+    seg_end = [int(np.searchsorted(seg[:n_bins - 1], s, side="right"))
+               for s in range(params.n_mels + 1)]
+    _check_mel_segments(params, seg[bins], rise, norm, bins)
+    return {"seg_end": seg_end, "n_segments": params.n_mels + 1,
+            "rise": rise.astype(np.float32),
+            "band_norm": (norm * 0.25).astype(np.float32)}
+
+
+def _check_mel_segments(params, seg, rise, norm, bins) -> None:
+    bank = mel_filterbank(params)
+    rebuilt = np.zeros(bank.shape)
+    n_mels = params.n_mels
+    up = seg < n_mels
+    rebuilt[seg[up], bins[up]] = norm[seg[up]] * rise[up]
+    down = seg >= 1
+    rebuilt[seg[down] - 1, bins[down]] = norm[seg[down] - 1] * (1.0 - rise[down])
+    if np.abs(rebuilt - bank).max() > 1e-6 * bank.max():
+        raise ConfigError("the mel filterbank does not have the Slaney triangle shape the C "
+                          "front end assumes", "use the seed's feature parameters")
+
+
+def quantize_tables(scaler: Scaler, input_scale: float, input_zero_point: int,
+                    params: FeatureParams) -> dict:
+    """Per element (in [column][mel] order): gain 1 / (std * scale) and offset
+    zero point + 256.5 - mean * gain, so that quantized + 256.5 = dB * gain + offset."""
+    shape = (params.n_mels, params.n_columns)
+    mean = np.asarray(scaler.mean, np.float64).reshape(shape).T
+    std = np.asarray(scaler.scale, np.float64).reshape(shape).T
+    gain = 1.0 / (std * float(np.float32(input_scale)))
+    offset = int(input_zero_point) + 256.5 - mean * gain
+    pairs = np.stack([gain, offset], axis=-1).astype(np.float32)
+    reach = np.abs(offset) + params.top_db * gain
+    return {"gain_offset": pairs.reshape(-1), "wide_range": bool(reach.max() >= 2.0 ** 24)}
+
+
+def generate_features_c(params: FeatureParams, scaler: Scaler, input_scale: float,
+                        input_zero_point: int, out_dir, model_hash: str,
+                        source: str = "run") -> list[Path]:
+    """Render asc_features.h and asc_features.c into ``out_dir``; return their paths."""
+    check_params(params)
+    size = params.n_mels * params.n_columns
+    mean = np.asarray(scaler.mean, np.float32).reshape(-1)
+    std = np.asarray(scaler.scale, np.float32).reshape(-1)
+    if mean.size != size or std.size != size:
+        raise ConfigError(f"scaler has {mean.size} means and {std.size} scales, the features "
+                          f"have {size} elements ({params.n_mels}x{params.n_columns})",
+                          "retrain the run: its scaler does not match its feature parameters")
+    if not (np.all(np.isfinite(std)) and np.all(std > 0) and np.all(np.isfinite(mean))):
+        raise ConfigError("scaler holds non-finite means or non-positive scales",
+                          "retrain the run (scaler.npz is damaged)")
+    _check_quantization(input_scale, input_zero_point)
+    context = {
+        "sample_rate": params.sample_rate, "hop": params.hop_length, "n_fft": params.n_fft,
+        "n_mels": params.n_mels, "n_columns": params.n_columns, "input_size": size,
+        "n_bins": params.n_fft // 2 + 1, "n_complex": params.n_fft // 2,
+        "n_groups": params.n_fft // 16, "top_db": c_float(params.top_db),
+        "top_db_text": f"{params.top_db:g}", "input_scale": c_float(np.float32(input_scale)),
+        "input_zero_point": int(input_zero_point),
+        **fft_tables(params.n_fft), **mel_tables(params),
+        **quantize_tables(scaler, input_scale, input_zero_point, params),
+    }
+    out_dir = Path(out_dir)
+    return [render(f"{name}.j2", out_dir / name, model_hash=model_hash, source=source, **context)
+            for name in ("asc_features.h", "asc_features.c")]
+
+
+def _check_quantization(scale: float, zero_point: int) -> None:
+    if not (np.isfinite(scale) and scale > 0):
+        raise ConfigError(f"input scale {scale} is not a positive number",
+                          "re-run `asc-tool quantize`: the int8 model's input is not quantized")
+    if not -128 <= int(zero_point) <= 127:
+        raise ConfigError(f"input zero point {zero_point} is outside [-128, 127]",
+                          "re-run `asc-tool quantize` with int8 input")
+
+
+def quantize_input(x_std: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """Quantize standardized features to the network's int8 input, as the C code does.
+
+    float32 ``x / scale``, rounded half away from zero (TFLite's rounding), plus the zero
+    point, clamped to [-128, 127].
+    """
+    v = (np.asarray(x_std, np.float32) / np.float32(scale)).astype(np.float64)
+    rounded = np.where(v >= 0, np.floor(v + 0.5), np.ceil(v - 0.5))   # exact in float64
+    return np.clip(rounded + int(zero_point), -128, 127).astype(np.int8)
+
+
+def ram_bytes(params: FeatureParams) -> int:
+    """Bytes of one ``asc_features_t`` (statically allocated; the functions use little stack)."""
+    hop, n_fft = params.hop_length, params.n_fft
+    size = (2 * hop * 2                                   # two halves of int16 samples
+            + params.n_columns * params.n_mels * 4        # ring of column dB values
+            + params.n_columns * 4                        # column maxima
+            + n_fft * 4                                   # FFT work buffer
+            + (n_fft // 2 + 1) * 4                        # power spectrum
+            + 4 + 2 + 1 + 1)                              # counters
+    return (size + 3) // 4 * 4
+
+
+def flash_bytes_estimate(params: FeatureParams) -> int:
+    """Constant tables (exact) plus an estimate of the code, in bytes."""
+    check_params(params)
+    fft = fft_tables(params.n_fft)
+    mel = mel_tables(params)
+    tables = (fft["hann"].nbytes + 2 * len(fft["group_base"]) + fft["twiddle"].nbytes
+              + fft["split"].nbytes + 2 * len(mel["seg_end"]) + mel["rise"].nbytes
+              + mel["band_norm"].nbytes + 2 * 4 * params.n_mels * params.n_columns)
+    return int(tables + CODE_BYTES_ESTIMATE)
+
+
+def find_cc() -> str:
+    """The host C compiler: $CC, else cc/gcc/clang on PATH."""
+    candidates = [os.environ["CC"]] if os.environ.get("CC") else ["cc", "gcc", "clang"]
+    for name in candidates:
+        path = shutil.which(name)
+        if path:
+            return path
+    raise ToolMissingError(f"no host C compiler found (tried {', '.join(candidates)})",
+                           "install one: `apt-get install gcc` (or set CC)")
+
+
+def build_host_program(sources, out: Path, include_dirs=(), sanitize: bool = False,
+                       compile_only: bool = False) -> Path:
+    """Compile ``sources`` into the host executable (or object file) ``out``, strict flags."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    argv = [find_cc(), *HOST_CFLAGS, *(SANITIZE_FLAGS if sanitize else ())]
+    argv += [f"-I{d}" for d in include_dirs] + (["-c"] if compile_only else [])
+    argv += [str(s) for s in sources] + ["-o", str(out)] + ([] if compile_only else ["-lm"])
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ToolFailedError(f"command exited with status {proc.returncode}: {' '.join(argv)}",
+                              _tail(proc.stderr))
+    return out
+
+
+def write_host_harness(out_dir, model_hash: str = "-", source: str = "run") -> Path:
+    """Render the host harness (features_harness.c) into ``out_dir``; return its path.
+
+    Its protocol is the one ``run_host_features`` reads; ``--sizeof`` prints
+    sizeof(asc_features_t) and ``--bench N`` pushes N blocks of seeded noise.
+    """
+    return render("features_harness.c.j2", Path(out_dir) / "features_harness.c",
+                  model_hash=model_hash, source=source)
+
+
+def build_features_harness(c_dir, out: Path | None = None, sanitize: bool = False) -> Path:
+    """Compile the generated front end in ``c_dir`` with the host harness; return the program."""
+    c_dir = Path(c_dir)
+    harness = write_host_harness(c_dir)
+    out = Path(out) if out else c_dir / ("features_harness_san" if sanitize else "features_harness")
+    return build_host_program([c_dir / "asc_features.c", harness], out, [c_dir],
+                              sanitize=sanitize)
+
+
+def run_host_features(exe: Path, pcm: np.ndarray, params: FeatureParams) -> dict:
+    """Run a features harness on int16 ``pcm``; one record per pushed block of hop samples.
+
+    Returns ``ret`` (push's return value), ``columns``, ``db`` (n, mels, columns) float32 and
+    ``q`` (n, mels, columns) int8 — the window after every push.
+    """
+    size = params.n_mels * params.n_columns
+    record = np.dtype([("ret", "i1"), ("columns", "u1"), ("db", "<f4", (size,)),
+                       ("q", "i1", (size,))])
+    data = np.ascontiguousarray(pcm, dtype="<i2").tobytes()
+    proc = subprocess.run([str(exe)], input=data, capture_output=True)
+    if proc.returncode != 0:
+        raise ToolFailedError(f"command exited with status {proc.returncode}: {exe}",
+                              _tail(proc.stderr.decode(errors="replace")))
+    rows = np.frombuffer(proc.stdout, dtype=record)
+    shape = (len(rows), params.n_mels, params.n_columns)
+    return {"ret": rows["ret"].copy(), "columns": rows["columns"].copy(),
+            "db": rows["db"].reshape(shape).copy(), "q": rows["q"].reshape(shape).copy()}
+
+
+def _tail(text: str, lines: int = 12) -> str:
+    return " | ".join(text.strip().splitlines()[-lines:]) or "no output"

@@ -1,0 +1,85 @@
+"""`generate-c`: a quantized run -> the network C (builtin or ST's) + the feature front end C.
+
+Files are rendered into a temporary folder beside the output and moved in one by one, so an
+interrupted generation never leaves a half-written file. With a board (or --check-ram) the RAM
+and flash estimate is added; --check-ram turns an over-budget estimate into a BudgetError.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..quantize import MODEL_FILE, io_quantization
+from .network import generate_network_c, model_hash
+
+BACKENDS = ("builtin", "stedgeai")
+DEFAULT_BOARD = "b-l475e-iot01a"
+
+
+def generate_c(run, out_dir: str | Path | None = None, backend: str = "builtin",
+               board: str | None = None, check_ram: bool = False, *,
+               stedgeai_dir: str | None = None, stedgeai_args=(), executor=None) -> dict:
+    """Write the C for ``run`` into ``out_dir`` (default RUN/c); return the report dict."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}", f"use one of {', '.join(BACKENDS)}")
+    model_path = run.file(MODEL_FILE)
+    tflite = model_path.read_bytes()
+    out = Path(out_dir) if out_dir else run.path / "c"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        report = _generate_into(tmp, run, model_path, tflite, backend,
+                                stedgeai_dir=stedgeai_dir, stedgeai_args=stedgeai_args,
+                                executor=executor)
+        if board or check_ram:
+            report["budget"] = _budget(report, run, board or DEFAULT_BOARD, check_ram)
+        report["files"] = _move_in(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    report.update(out_dir=str(out), model=str(model_path))
+    return report
+
+
+def _generate_into(tmp: Path, run, model_path: Path, tflite: bytes, backend: str, **st) -> dict:
+    from . import features_c
+
+    names = run.class_names
+    if backend == "builtin":
+        report = generate_network_c(tflite, tmp, names, source=f"{run.path.name}/{MODEL_FILE}")
+    else:
+        from .. import stedgeai
+
+        report = stedgeai.generate(model_path, tmp, stedgeai_dir=st["stedgeai_dir"],
+                                   extra_args=st["stedgeai_args"], executor=st["executor"])
+        report["model_sha256"] = model_hash(tflite)
+    q = io_quantization(tflite)
+    features_c.generate_features_c(run.feature_params, run.scaler(), q["input_scale"],
+                                   q["input_zero_point"], tmp, model_hash(tflite),
+                                   source=f"{run.path.name}/{MODEL_FILE}")
+    report.pop("files", None)
+    report["quantization"] = q
+    return report
+
+
+def _budget(report: dict, run, board: str, check_ram: bool) -> dict:
+    from .. import budget
+    from ..boards import load_board
+
+    if check_ram:
+        return budget.check(report, run.feature_params, board)
+    return budget.estimate(report, run.feature_params, load_board(board))
+
+
+def _move_in(tmp: Path, out: Path) -> list[str]:
+    """Move every file of ``tmp`` into ``out`` (atomic per file); return the sorted paths."""
+    moved = []
+    for src in sorted(p for p in tmp.rglob("*") if p.is_file()):
+        dst = out / src.relative_to(tmp)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dst)
+        moved.append(str(dst))
+    return moved

@@ -1,0 +1,341 @@
+"""Lower an int8 .tflite graph to the steps the generated C runs, with every constant computed.
+
+Supported: CONV_2D (valid padding, no dilation), MAX_POOL_2D (fused into the convolution before
+it when that convolution feeds only the pool), RESHAPE (an alias: NHWC data is already flat),
+FULLY_CONNECTED and SOFTMAX, all int8 with per-channel or per-tensor weights. Multipliers and
+activation ranges are computed exactly as the TFLite Micro reference kernels compute them at
+prepare time (double-precision effective scales, frexp, round half away from zero).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import DataError
+from .planner import Buffer, plan
+from .tflite_model import Operator, Tensor, TfliteModel
+
+SUPPORTED_OPS = ("CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX")
+UNSUPPORTED_HINT = ("the builtin backend supports " + ", ".join(SUPPORTED_OPS)
+                    + " (Conv2D/MaxPooling2D with valid padding, Flatten, Dense, softmax); "
+                    "change the model or use --backend stedgeai")
+
+
+@dataclass
+class Step:
+    """One kernel call: ``kind`` in conv|pool|fc|softmax, reading ``src`` and writing ``dst``
+    (tensor indices), with its C configuration in ``cfg``."""
+
+    kind: str
+    name: str
+    src: int
+    dst: int
+    cfg: dict
+    multiplier: list[int] = field(default_factory=list)
+    shift: list[int] = field(default_factory=list)
+    weights: np.ndarray | None = None   # int8, laid out as the kernel reads it
+    bias: np.ndarray | None = None      # int32 with the input zero point folded in
+    weights_offset: int = 0
+    bias_offset: int = 0
+    macc: int = 0
+
+
+@dataclass
+class Network:
+    """The lowered graph: steps, the weights blob, the arena plan and the I/O quantization."""
+
+    steps: list[Step]
+    weights_blob: bytes
+    offsets: dict[int, int]          # tensor index -> arena offset (intermediates only)
+    arena_bytes: int
+    input: Tensor
+    output: Tensor
+    macc: int
+
+    @property
+    def macc_executed(self) -> int:
+        return sum(s.cfg.get("macc_executed", s.macc) for s in self.steps)
+
+
+# -- TFLite quantization arithmetic ----------------------------------------------------------
+
+def round_half_away(x: float) -> int:
+    """std::round: halves go away from zero."""
+    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """(q31 multiplier, shift) with real = q * 2^(shift - 31), as TFLite's QuantizeMultiplier."""
+    if real == 0.0:
+        return 0, 0
+    q, shift = math.frexp(real)
+    q_fixed = round_half_away(q * (1 << 31))
+    if q_fixed == (1 << 31):
+        q_fixed //= 2
+        shift += 1
+    if shift < -31:
+        return 0, 0
+    return int(q_fixed), int(shift)
+
+
+def activation_range(activation: str, scale: float, zero_point: int) -> tuple[int, int]:
+    """Clamp bounds of a fused activation on an int8 output (float32 division, std::round)."""
+    def q(f: float) -> int:
+        return zero_point + round_half_away(float(np.float32(f) / np.float32(scale)))
+
+    lo, hi = -128, 127
+    if activation == "RELU":
+        return max(lo, q(0.0)), hi
+    if activation == "RELU6":
+        return max(lo, q(0.0)), min(hi, q(6.0))
+    if activation == "RELU_N1_TO_1":
+        return max(lo, q(-1.0)), min(hi, q(1.0))
+    if activation == "NONE":
+        return lo, hi
+    raise DataError(f"fused activation {activation} is not supported by the builtin backend",
+                    "use relu, relu6 or none")
+
+
+def channel_multipliers(inp: Tensor, weights: Tensor, out: Tensor, channels: int):
+    """Per-output-channel (multiplier, shift) lists from double-precision effective scales."""
+    scales = weights.scales if len(weights.scales) > 1 else np.repeat(weights.scales, channels)
+    pairs = [quantize_multiplier(float(np.float64(inp.scales[0]) * np.float64(s)
+                                       / np.float64(out.scales[0]))) for s in scales]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+# -- lowering ------------------------------------------------------------------------------
+
+def lower(model: TfliteModel, alignment: int = 4) -> Network:
+    """Lower ``model``; DataError naming the op or tensor for anything unsupported."""
+    _check_io(model)
+    steps: list[Step] = []
+    alias: dict[int, int] = {}
+    consumers = _consumers(model)
+    for i, op in enumerate(model.operators):
+        src = alias.get(op.inputs[0], op.inputs[0])
+        if op.name == "RESHAPE":
+            _check_reshape(model, op, i)
+            alias[op.outputs[0]] = src
+        elif op.name == "MAX_POOL_2D" and _fusable(steps, src, consumers, model):
+            _fuse_pool(steps[-1], model, op, i)
+        elif op.name in _LOWERERS:
+            steps.append(_LOWERERS[op.name](model, op, i, src))
+        else:
+            raise DataError(f"op {i} ({op.name}) is not supported", UNSUPPORTED_HINT)
+    _retarget_output(steps, model, alias)
+    blob = _layout_weights(steps, alignment)
+    offsets, arena = _plan(steps, model, alignment)
+    return Network(steps, blob, offsets, arena, model.tensor(model.inputs[0]),
+                   model.tensor(model.outputs[0]), sum(s.macc for s in steps))
+
+
+def _check_io(model: TfliteModel) -> None:
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise DataError(f"the model has {len(model.inputs)} inputs and {len(model.outputs)} outputs",
+                        "the builtin backend generates single-input, single-output networks")
+    for what, idx in (("input", model.inputs[0]), ("output", model.outputs[0])):
+        t = model.tensor(idx)
+        if t.dtype is not np.int8 or len(t.scales) != 1:
+            raise DataError(f"model {what} {t.name!r} is {np.dtype(t.dtype).name}, not per-tensor int8",
+                            "quantize with int8 input and output (`asc-tool quantize`)")
+        if t.shape and t.shape[0] != 1:
+            raise DataError(f"model {what} {t.name!r} has batch {t.shape[0]}, not 1",
+                            "quantize with the batch fixed to 1 (`asc-tool quantize`)")
+
+
+def _consumers(model: TfliteModel) -> dict[int, int]:
+    count: dict[int, int] = {}
+    for op in model.operators:
+        for t in op.inputs:
+            count[t] = count.get(t, 0) + 1
+    return count
+
+
+def _check_reshape(model: TfliteModel, op: Operator, i: int) -> None:
+    a, b = model.tensor(op.inputs[0]), model.tensor(op.outputs[0])
+    if int(np.prod(a.shape)) != int(np.prod(b.shape)):
+        raise DataError(f"op {i} (RESHAPE) changes the element count {a.shape} -> {b.shape}",
+                        UNSUPPORTED_HINT)
+
+
+def _int8_act(model: TfliteModel, idx: int, op: Operator, i: int) -> Tensor:
+    t = model.tensor(idx)
+    if t.dtype is not np.int8 or len(t.scales) != 1:
+        raise DataError(f"op {i} ({op.name}): tensor {t.name!r} is not per-tensor int8",
+                        "quantize the whole model to int8 (`asc-tool quantize`)")
+    return t
+
+
+def _weights(model: TfliteModel, op: Operator, i: int) -> tuple[Tensor, np.ndarray | None]:
+    w = model.tensor(op.inputs[1])
+    if w.dtype is not np.int8 or w.data is None or np.any(w.zero_points != 0):
+        raise DataError(f"op {i} ({op.name}): weights {w.name!r} are not constant symmetric int8",
+                        "quantize with full-integer int8 (`asc-tool quantize`)")
+    if len(w.scales) > 1 and w.quantized_dimension != 0:
+        raise DataError(f"op {i} ({op.name}): per-channel weights on axis {w.quantized_dimension}",
+                        "the builtin backend expects per-output-channel scales (axis 0)")
+    bias = None
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        b = model.tensor(op.inputs[2])
+        if b.dtype is not np.int32 or b.data is None:
+            raise DataError(f"op {i} ({op.name}): bias {b.name!r} is not constant int32",
+                            "quantize with full-integer int8 (`asc-tool quantize`)")
+        bias = b.data.astype(np.int64)
+    return w, bias
+
+
+def _fold_bias(bias: np.ndarray | None, weights: np.ndarray, in_zp: int, name: str) -> np.ndarray:
+    """bias - in_zp * sum(weights) per output channel, so kernels skip the input offset."""
+    n_out = weights.shape[0]
+    base = bias if bias is not None else np.zeros(n_out, np.int64)
+    folded = base - in_zp * weights.reshape(n_out, -1).astype(np.int64).sum(axis=1)
+    if np.any(np.abs(folded) > 2**31 - 1):
+        raise DataError(f"{name}: folded bias overflows int32", "the layer's biases are out of range")
+    return folded.astype(np.int32)
+
+
+def _lower_conv(model: TfliteModel, op: Operator, i: int, src: int) -> Step:
+    o = op.options
+    if o.get("padding") != "VALID" or o.get("dilation_w", 1) != 1 or o.get("dilation_h", 1) != 1:
+        raise DataError(f"op {i} (CONV_2D) uses padding {o.get('padding')} / dilation "
+                        f"{o.get('dilation_h')}x{o.get('dilation_w')}",
+                        "the builtin backend needs padding='valid' and no dilation")
+    inp, out = _int8_act(model, src, op, i), _int8_act(model, op.outputs[0], op, i)
+    w, bias = _weights(model, op, i)
+    _, ih, iw, ic = inp.shape
+    oc, kh, kw, _ = w.shape
+    _, oh, ow, _ = out.shape
+    mult, shift = channel_multipliers(inp, w, out, oc)
+    lo, hi = activation_range(o["activation"], float(out.scales[0]), int(out.zero_points[0]))
+    cfg = dict(in_h=ih, in_w=iw, in_c=ic, out_c=oc, k_h=kh, k_w=kw, stride_h=o["stride_h"],
+               stride_w=o["stride_w"], pool_h=1, pool_w=1, pool_stride_h=1, pool_stride_w=1,
+               out_h=oh, out_w=ow, out_zero_point=int(out.zero_points[0]), act_min=lo, act_max=hi)
+    step = Step("conv", f"conv{i}", src, op.outputs[0], cfg, mult, shift, w.data.copy(),
+                _fold_bias(bias, w.data, int(inp.zero_points[0]), f"op {i} (CONV_2D)"),
+                macc=oh * ow * oc * kh * kw * ic)
+    cfg["macc_executed"] = step.macc
+    return step
+
+
+def _pool_cfg(model: TfliteModel, op: Operator, i: int, src: int) -> dict:
+    o = op.options
+    inp, out = _int8_act(model, src, op, i), _int8_act(model, op.outputs[0], op, i)
+    if o.get("padding") != "VALID":
+        raise DataError(f"op {i} (MAX_POOL_2D) uses padding {o.get('padding')}",
+                        "the builtin backend needs padding='valid' pools")
+    if inp.scales[0] != out.scales[0] or inp.zero_points[0] != out.zero_points[0]:
+        raise DataError(f"op {i} (MAX_POOL_2D) changes quantization", "a max-pool keeps its input's scale")
+    lo, hi = activation_range(o["activation"], float(out.scales[0]), int(out.zero_points[0]))
+    _, oh, ow, c = out.shape
+    return dict(pool_h=o["filter_h"], pool_w=o["filter_w"], stride_h=o["stride_h"],
+                stride_w=o["stride_w"], out_h=oh, out_w=ow, c=c, in_h=inp.shape[1],
+                in_w=inp.shape[2], act_min=lo, act_max=hi)
+
+
+def _lower_pool(model: TfliteModel, op: Operator, i: int, src: int) -> Step:
+    p = _pool_cfg(model, op, i, src)
+    return Step("pool", f"pool{i}", src, op.outputs[0], p,
+                macc=p["out_h"] * p["out_w"] * p["c"] * p["pool_h"] * p["pool_w"])
+
+
+def _fusable(steps: list[Step], src: int, consumers: dict[int, int], model: TfliteModel) -> bool:
+    return (bool(steps) and steps[-1].kind == "conv" and steps[-1].dst == src
+            and steps[-1].cfg["pool_h"] == 1 and consumers.get(src, 0) == 1
+            and src not in model.outputs)
+
+
+def _fuse_pool(conv: Step, model: TfliteModel, op: Operator, i: int) -> None:
+    """Fold the pool into ``conv``: only the pooled outputs are stored; clamps combine."""
+    p = _pool_cfg(model, op, i, conv.dst)
+    c = conv.cfg
+    c.update(pool_h=p["pool_h"], pool_w=p["pool_w"], pool_stride_h=p["stride_h"],
+             pool_stride_w=p["stride_w"], out_h=p["out_h"], out_w=p["out_w"],
+             act_min=min(max(c["act_min"], p["act_min"]), p["act_max"]),
+             act_max=min(max(c["act_max"], p["act_min"]), p["act_max"]))
+    conv.macc += p["out_h"] * p["out_w"] * p["c"] * p["pool_h"] * p["pool_w"]
+    c["macc_executed"] = (p["out_h"] * p["out_w"] * p["pool_h"] * p["pool_w"]
+                          * c["out_c"] * c["k_h"] * c["k_w"] * c["in_c"])
+    conv.dst = op.outputs[0]
+    conv.name += f"_pool{i}"
+
+
+def _lower_fc(model: TfliteModel, op: Operator, i: int, src: int) -> Step:
+    inp, out = _int8_act(model, src, op, i), _int8_act(model, op.outputs[0], op, i)
+    w, bias = _weights(model, op, i)
+    n_out, n_in = w.shape
+    if int(np.prod(inp.shape)) != n_in:
+        raise DataError(f"op {i} (FULLY_CONNECTED): input has {int(np.prod(inp.shape))} elements, "
+                        f"weights expect {n_in}", "quantize with the batch fixed to 1")
+    mult, shift = channel_multipliers(inp, w, out, n_out)
+    lo, hi = activation_range(op.options["activation"], float(out.scales[0]), int(out.zero_points[0]))
+    cfg = dict(in_features=n_in, out_features=n_out, out_zero_point=int(out.zero_points[0]),
+               act_min=lo, act_max=hi)
+    return Step("fc", f"fc{i}", src, op.outputs[0], cfg, mult, shift, w.data.copy(),
+                _fold_bias(bias, w.data, int(inp.zero_points[0]), f"op {i} (FULLY_CONNECTED)"),
+                macc=n_in * n_out + n_out)
+
+
+def _lower_softmax(model: TfliteModel, op: Operator, i: int, src: int) -> Step:
+    inp, out = _int8_act(model, src, op, i), _int8_act(model, op.outputs[0], op, i)
+    if abs(float(out.scales[0]) - 1.0 / 256) > 1e-9 or int(out.zero_points[0]) != -128:
+        raise DataError(f"op {i} (SOFTMAX): output scale {out.scales[0]} / zero point "
+                        f"{out.zero_points[0]} (int8 softmax needs 1/256 and -128)", "quantize again")
+    real = min(float(np.float64(np.float32(op.options.get("beta", 1.0))) * np.float64(inp.scales[0])
+                     * float(1 << 26)), float((1 << 31) - 1))
+    mult, left = quantize_multiplier(real)
+    if left < 0:
+        raise DataError(f"op {i} (SOFTMAX): input scale {inp.scales[0]} is too small",
+                        "the logits' range is degenerate; retrain or quantize again")
+    diff_min = -int(math.floor(31.0 * (1 << 26) / (1 << left)))
+    cfg = dict(depth=int(np.prod(inp.shape)), input_multiplier=mult, input_left_shift=left,
+               diff_min=diff_min)
+    return Step("softmax", f"softmax{i}", src, op.outputs[0], cfg)
+
+
+_LOWERERS = {"CONV_2D": _lower_conv, "MAX_POOL_2D": _lower_pool,
+             "FULLY_CONNECTED": _lower_fc, "SOFTMAX": _lower_softmax}
+
+
+def _retarget_output(steps: list[Step], model: TfliteModel, alias: dict[int, int]) -> None:
+    """A graph output reached through RESHAPE aliases: the producing step writes it directly."""
+    out = model.outputs[0]
+    if any(s.dst == out for s in steps):
+        return
+    target = alias.get(out)
+    if target is None or target == model.inputs[0]:
+        raise DataError("the model output is not produced by a supported op", UNSUPPORTED_HINT)
+    for s in steps:
+        if s.dst == target:
+            s.dst = out
+        if s.src == target:
+            raise DataError("the model output is also read by another op", UNSUPPORTED_HINT)
+
+
+def _layout_weights(steps: list[Step], alignment: int) -> bytes:
+    """Concatenate each layer's int8 weights, padded, then its little-endian int32 biases."""
+    blob = bytearray()
+    for s in steps:
+        if s.weights is None:
+            continue
+        s.weights_offset = len(blob)
+        blob += s.weights.astype(np.int8).tobytes()
+        blob += bytes((-len(blob)) % alignment)
+        s.bias_offset = len(blob)
+        blob += s.bias.astype("<i4").tobytes()
+    return bytes(blob)
+
+
+def _plan(steps: list[Step], model: TfliteModel, alignment: int) -> tuple[dict[int, int], int]:
+    external = {model.inputs[0], model.outputs[0]}
+    life: dict[int, list[int]] = {}
+    for n, s in enumerate(steps):
+        for t in (s.src, s.dst):
+            if t not in external:
+                life.setdefault(t, [n, n])[1] = n
+    buffers = [Buffer(str(t), model.tensor(t).nbytes, a, b) for t, (a, b) in life.items()]
+    offsets, arena = plan(buffers, alignment)
+    return {int(k): v for k, v in offsets.items()}, arena

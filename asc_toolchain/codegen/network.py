@@ -1,0 +1,134 @@
+"""Render the lowered int8 network as C: asc.h, asc.c, asc_data.h, asc_data.c and the kernels.
+
+`generate_network_c` takes .tflite bytes and writes the files; the report it returns carries the
+figures `generate-c --json` and `bench codegen` print (weights, activations, MACC). Same model
+bytes in, same C bytes out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from .lower import Network, Step, lower
+from .render import c_float, check_identifier, render
+from .tflite_model import read_tflite
+
+KERNEL_FILES = ("asc_kernels.h", "asc_kernels.c")
+# X-CUBE-AI 4.1 on the seed model (FP-AI-SENSING1), for comparison in reports.
+XCUBEAI_WEIGHTS_BYTES = 7836
+XCUBEAI_ACTIVATIONS_BYTES = 5152
+
+
+def model_hash(tflite: bytes) -> str:
+    """sha256 of the .tflite bytes: the identity every generated file carries."""
+    return hashlib.sha256(tflite).hexdigest()
+
+
+def network_files(name: str = "asc") -> list[str]:
+    """Names of the files `generate_network_c` writes."""
+    return [f"{name}.h", f"{name}.c", f"{name}_data.h", f"{name}_data.c", *KERNEL_FILES]
+
+
+def generate_network_c(tflite: bytes, out_dir: Path, class_names: list[str], *,
+                       source: str = "model_int8.tflite", name: str = "asc") -> dict:
+    """Write the network C files for ``tflite`` into ``out_dir``; return the report dict."""
+    check_identifier(name, "network name")
+    net = lower(read_tflite(tflite))
+    n_out = int(np.prod(net.output.shape))
+    if len(class_names) != n_out:
+        raise DataError(f"{source}: the model has {n_out} outputs but the run names "
+                        f"{len(class_names)} classes ({', '.join(class_names)})",
+                        "quantize the run again (`asc-tool quantize`)")
+    digest = model_hash(tflite)
+    out_dir = Path(out_dir)
+    ctx = _context(net, class_names, digest, name)
+    files = []
+    for template, out_name in zip(("asc.h.j2", "asc.c.j2", "asc_data.h.j2", "asc_data.c.j2",
+                                   "asc_kernels.h.j2", "asc_kernels.c.j2"), network_files(name)):
+        files.append(render(template, out_dir / out_name, model_hash=digest, source=source, **ctx))
+    report = network_report(net)
+    report.update(model_sha256=digest, files=[str(f) for f in files])
+    return report
+
+
+def network_report(net: Network) -> dict:
+    """Byte and MACC figures of a lowered network (the keys of `generate-c --json`)."""
+    io = int(np.prod(net.input.shape)) + int(np.prod(net.output.shape))
+    tables = sum(len(s.multiplier) * 5 for s in net.steps)   # int32 multiplier + int8 shift
+    return {
+        "backend": "builtin",
+        "weights_bytes": len(net.weights_blob),
+        "activations_bytes": activations_size(net),
+        "io_bytes": io,
+        "quant_params_bytes": tables,
+        "macc": net.macc,
+        "macc_executed": net.macc_executed,
+        "layers": [_layer_summary(s) for s in net.steps],
+        "input": {"shape": list(net.input.shape), "scale": float(net.input.scales[0]),
+                  "zero_point": int(net.input.zero_points[0])},
+        "output": {"shape": list(net.output.shape), "scale": float(net.output.scales[0]),
+                   "zero_point": int(net.output.zero_points[0])},
+        "xcubeai_weights_bytes": XCUBEAI_WEIGHTS_BYTES,
+        "xcubeai_activations_bytes": XCUBEAI_ACTIVATIONS_BYTES,
+    }
+
+
+def activations_size(net: Network) -> int:
+    """AI_ASC_DATA_ACTIVATIONS_SIZE: the arena, at least 4 bytes (C has no empty arrays)."""
+    return max(net.arena_bytes, 4)
+
+
+def _layer_summary(s: Step) -> dict:
+    return {"name": s.name, "kind": s.kind, "macc": s.macc,
+            "weights_bytes": 0 if s.weights is None else int(s.weights.size + 4 * s.bias.size)}
+
+
+def _describe(s: Step) -> str:
+    c = s.cfg
+    if s.kind == "conv":
+        pool = (f", max-pool {c['pool_h']}x{c['pool_w']}/{c['pool_stride_h']} fused"
+                if c["pool_h"] > 1 or c["pool_w"] > 1 else "")
+        return (f"conv {c['k_h']}x{c['k_w']} {c['in_h']}x{c['in_w']}x{c['in_c']} -> "
+                f"{c['out_h']}x{c['out_w']}x{c['out_c']}{pool}")
+    if s.kind == "pool":
+        return f"max-pool {c['pool_h']}x{c['pool_w']} -> {c['out_h']}x{c['out_w']}x{c['c']}"
+    if s.kind == "fc":
+        return f"fully connected {c['in_features']} -> {c['out_features']}"
+    return f"softmax over {c['depth']}"
+
+
+def _pointer(net: Network, tensor: int, writable: bool) -> str:
+    if tensor == net.input.index:
+        return "input"
+    if tensor == net.output.index:
+        return "output"
+    cast = "(int8_t *)" if writable else "(const int8_t *)"
+    return f"{cast}(arena + {net.offsets[tensor]})"
+
+
+def _context(net: Network, class_names: list[str], digest: str, name: str) -> dict:
+    shape = list(net.input.shape) + [1] * (4 - len(net.input.shape))
+    _, in_h, in_w, in_c = shape[:4]
+    n_out = int(np.prod(net.output.shape))
+    steps = [dict(kind=s.kind, name=s.name, summary=_describe(s), c=s.cfg, n=len(s.multiplier),
+                  multiplier=s.multiplier, shift=s.shift, weights_offset=s.weights_offset,
+                  bias_offset=s.bias_offset, src=_pointer(net, s.src, False),
+                  dst=_pointer(net, s.dst, True)) for s in net.steps]
+    names = ", ".join('"' + n.replace("\\", "\\\\").replace('"', '\\"') + '"' for n in class_names)
+    return dict(name=name, NAME=name.upper(), steps=steps, in_h=in_h, in_w=in_w, in_c=in_c,
+                in_size=int(np.prod(net.input.shape)), n_out=n_out,
+                in_scale=c_float(net.input.scales[0]), in_zp=int(net.input.zero_points[0]),
+                out_scale=c_float(net.output.scales[0]), out_zp=int(net.output.zero_points[0]),
+                class_names=names, digest=digest, macc=net.macc,
+                weights_size=len(net.weights_blob), activations_size=activations_size(net),
+                weights=_hex_bytes(net.weights_blob))
+
+
+def _hex_bytes(blob: bytes, per_line: int = 16) -> str:
+    items = [f"0x{b:02x}" for b in blob]
+    lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+    return ",\n    ".join(lines)

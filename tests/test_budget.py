@@ -1,0 +1,59 @@
+"""--check-ram: the estimate against the board file, and a clear failure for a model that is too big."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from codegen_fixtures import quantized_run  # noqa: F401
+
+from asc_toolchain import budget
+from asc_toolchain.boards import load_board
+from asc_toolchain.errors import BudgetError
+from asc_toolchain.features import SEED_PARAMS
+
+SEED_REPORT = {"weights_bytes": 7836, "activations_bytes": 3936, "io_bytes": 963, "quant_params_bytes": 220}
+
+
+def test_seed_model_fits_the_board():
+    b = budget.check(SEED_REPORT, SEED_PARAMS, "b-l475e-iot01a")
+    ram = b["ram"]
+    assert ram["limit_bytes"] == load_board("b-l475e-iot01a").ram.size == 98304
+    assert ram["total_bytes"] == sum(ram["items"].values()) < 98304
+    assert ram["items"]["activations"] == 3936 and ram["items"]["stack"] == budget.STACK_RESERVE_BYTES
+
+
+def test_small_board_file_reports_numbers_and_fix(tmp_path):
+    board = tmp_path / "tiny.yaml"
+    board.write_text("name: tiny\nmemory:\n  flash: {base: 0x08000000, size: 65536}\n"
+                     "  ram: {base: 0x20000000, size: 16384}\n")
+    est = budget.estimate(SEED_REPORT, SEED_PARAMS, load_board(str(board)))["ram"]["total_bytes"]
+    with pytest.raises(BudgetError) as exc:
+        budget.check(SEED_REPORT, SEED_PARAMS, str(board))
+    msg = str(exc.value)
+    assert f"needs {est:,} B of RAM" in msg and "has 16,384 B" in msg
+    assert f"over by {est - 16384:,} B" in msg
+
+
+@pytest.mark.slow
+def test_too_large_model_fails_check_ram(quantized_run, tmp_path, cli):
+    """A Conv2D with 120 filters and no pool: a 28x30x120 int8 map alone is 100,800 B."""
+    import keras
+    from keras import layers
+
+    from asc_toolchain.quantize import convert_int8
+
+    run = tmp_path / "big-run"
+    shutil.copytree(quantized_run, run, ignore=shutil.ignore_patterns("c"))
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((30, 32, 1)), layers.Conv2D(120, 3, activation="relu"),
+                              layers.Conv2D(4, 1, activation="relu"), layers.Flatten(),
+                              layers.Dense(3, activation="softmax")])
+    rep = np.random.default_rng(0).normal(0, 1, (8, 30, 32, 1)).astype(np.float32)
+    (run / "model_int8.tflite").write_bytes(convert_int8(model, rep))
+    code, out, err = cli("generate-c", "--run", run, "--check-ram")
+    assert code == 2
+    assert "B of RAM, b-l475e-iot01a has 98,304 B" in err and "over by" in err
+    assert "fewer filters" in err and "Traceback" not in err
+    assert not (run / "c").exists(), "an over-budget model must not leave generated files"
