@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asc_toolchain.codegen import features_c
+from asc_toolchain.codegen import features_c, hostbuild
 from asc_toolchain.errors import ConfigError
 from asc_toolchain.features import SEED_PARAMS, FeatureParams, Scaler, logmel_windows
+from conftest import SHARED_DATA, require_tool
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+DATA = SHARED_DATA
 SR = SEED_PARAMS.sample_rate
 HOP = SEED_PARAMS.hop_length
 FIRST_FULL = SEED_PARAMS.n_columns     # record index (push 33) of the first full window
@@ -112,8 +112,7 @@ def test_state_size_is_ram_bytes(harness):
 def test_flash_estimate_covers_the_tables(c_dir):
     from elftools.elf.elffile import ELFFile
 
-    obj = features_c.build_host_program([c_dir / "asc_features.c"], c_dir / "features.o",
-                                        [c_dir], compile_only=True)
+    obj = hostbuild.compile_object(c_dir / "asc_features.c", c_dir / "features.o", include_dirs=(c_dir,))
     with open(obj, "rb") as f:
         rodata = ELFFile(f).get_section_by_name(".rodata").data_size
     estimate = features_c.flash_bytes_estimate(SEED_PARAMS)
@@ -215,18 +214,13 @@ def test_unsupported_parameters_name_the_value(tmp_path, quant):
 
 @pytest.mark.toolchain
 def test_cortex_m4_build_fits_the_flash_estimate(c_dir, tmp_path):
-    import os
     import subprocess
 
-    gcc = shutil.which("arm-none-eabi-gcc")
-    if gcc is None:
-        if os.environ.get("ASC_TOOL_REQUIRE_TOOLCHAIN") == "1":
-            pytest.fail("arm-none-eabi-gcc not found and ASC_TOOL_REQUIRE_TOOLCHAIN=1")
-        pytest.skip("arm-none-eabi-gcc not found: apt-get install gcc-arm-none-eabi")
+    gcc = require_tool("arm-none-eabi-gcc")
     from elftools.elf.elffile import ELFFile
 
     obj = tmp_path / "asc_features.o"
-    subprocess.run([gcc, *features_c.HOST_CFLAGS[:-1], "-Os", "-mcpu=cortex-m4", "-mthumb",
+    subprocess.run([gcc, *hostbuild.HOST_CFLAGS[:-1], "-Os", "-mcpu=cortex-m4", "-mthumb",
                     "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", f"-I{c_dir}", "-c",
                     str(c_dir / "asc_features.c"), "-o", str(obj)], check=True)
     with open(obj, "rb") as f:

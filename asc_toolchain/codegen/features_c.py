@@ -13,19 +13,15 @@ templates/features_harness.c.j2) and run the generated code on this machine.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, ToolFailedError, ToolMissingError
+from ..errors import ConfigError
 from ..features import FeatureParams, Scaler, hann_window, mel_filterbank
+from . import hostbuild
 from .render import c_float, render
 
-HOST_CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-Wdouble-promotion", "-O2")
-SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g")
 # .text of asc_features.c on a Cortex-M4: 3,980 B at -Os, 4,000 B at -O2
 CODE_BYTES_ESTIMATE = 4608
 INT16_SCALE = 1.0 / 32768.0     # 2^-15: folding it into the Hann table is exact
@@ -216,32 +212,6 @@ def flash_bytes_estimate(params: FeatureParams) -> int:
     return int(tables + CODE_BYTES_ESTIMATE)
 
 
-def find_cc() -> str:
-    """The host C compiler: $CC, else cc/gcc/clang on PATH."""
-    candidates = [os.environ["CC"]] if os.environ.get("CC") else ["cc", "gcc", "clang"]
-    for name in candidates:
-        path = shutil.which(name)
-        if path:
-            return path
-    raise ToolMissingError(f"no host C compiler found (tried {', '.join(candidates)})",
-                           "install one: `apt-get install gcc` (or set CC)")
-
-
-def build_host_program(sources, out: Path, include_dirs=(), sanitize: bool = False,
-                       compile_only: bool = False) -> Path:
-    """Compile ``sources`` into the host executable (or object file) ``out``, strict flags."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    argv = [find_cc(), *HOST_CFLAGS, *(SANITIZE_FLAGS if sanitize else ())]
-    argv += [f"-I{d}" for d in include_dirs] + (["-c"] if compile_only else [])
-    argv += [str(s) for s in sources] + ["-o", str(out)] + ([] if compile_only else ["-lm"])
-    proc = subprocess.run(argv, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise ToolFailedError(f"command exited with status {proc.returncode}: {' '.join(argv)}",
-                              _tail(proc.stderr))
-    return out
-
-
 def write_host_harness(out_dir, model_hash: str = "-", source: str = "run") -> Path:
     """Render the host harness (features_harness.c) into ``out_dir``; return its path.
 
@@ -252,13 +222,13 @@ def write_host_harness(out_dir, model_hash: str = "-", source: str = "run") -> P
                   model_hash=model_hash, source=source)
 
 
-def build_features_harness(c_dir, out: Path | None = None, sanitize: bool = False) -> Path:
+def build_features_harness(c_dir, sanitize: bool = False) -> Path:
     """Compile the generated front end in ``c_dir`` with the host harness; return the program."""
     c_dir = Path(c_dir)
     harness = write_host_harness(c_dir)
-    out = Path(out) if out else c_dir / ("features_harness_san" if sanitize else "features_harness")
-    return build_host_program([c_dir / "asc_features.c", harness], out, [c_dir],
-                              sanitize=sanitize)
+    name = "features_harness_san" if sanitize else "features_harness"
+    return hostbuild.build([c_dir / "asc_features.c", harness], name, include_dirs=(c_dir,),
+                           sanitize=sanitize)
 
 
 def run_host_features(exe: Path, pcm: np.ndarray, params: FeatureParams) -> dict:
@@ -271,15 +241,7 @@ def run_host_features(exe: Path, pcm: np.ndarray, params: FeatureParams) -> dict
     record = np.dtype([("ret", "i1"), ("columns", "u1"), ("db", "<f4", (size,)),
                        ("q", "i1", (size,))])
     data = np.ascontiguousarray(pcm, dtype="<i2").tobytes()
-    proc = subprocess.run([str(exe)], input=data, capture_output=True)
-    if proc.returncode != 0:
-        raise ToolFailedError(f"command exited with status {proc.returncode}: {exe}",
-                              _tail(proc.stderr.decode(errors="replace")))
-    rows = np.frombuffer(proc.stdout, dtype=record)
+    rows = np.frombuffer(hostbuild.run_program(exe, data=data), dtype=record)
     shape = (len(rows), params.n_mels, params.n_columns)
     return {"ret": rows["ret"].copy(), "columns": rows["columns"].copy(),
             "db": rows["db"].reshape(shape).copy(), "q": rows["q"].reshape(shape).copy()}
-
-
-def _tail(text: str, lines: int = 12) -> str:
-    return " | ".join(text.strip().splitlines()[-lines:]) or "no output"

@@ -105,6 +105,14 @@ def build(sources: list[Path], name: str, *, include_dirs: tuple = (), defines: 
     return exe
 
 
+def compile_object(source: Path, out: Path, *, include_dirs: tuple = (),
+                   executor: Executor | None = None) -> Path:
+    """Compile one source into the object file ``out`` with the strict flags (no link)."""
+    argv = [find_cc(), *HOST_CFLAGS, *(f"-I{d}" for d in include_dirs), "-c", str(source), "-o", str(out)]
+    (executor or Executor()).run(argv, timeout=300)
+    return Path(out)
+
+
 def _build_hash(cc: str, flags: list[str], sources: list[Path], dirs: list[str]) -> str:
     h = hashlib.sha256()
     h.update(f"{cc}\0{' '.join(flags)}\0".encode())
