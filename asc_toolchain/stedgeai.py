@@ -47,7 +47,7 @@ def generate_argv(program: Path, model: Path, out_dir: Path, extra_args=()) -> l
 
 def generate(model: Path, out_dir: Path, *, stedgeai_dir=None, extra_args=(), executor=None) -> dict:
     """Run ST's generator into ``out_dir`` and return its figures (weights/activations/MACC)."""
-    from .codegen.hostbuild import Executor
+    from .executor import Executor
 
     program = locate(stedgeai_dir)
     out_dir = Path(out_dir)

@@ -12,7 +12,7 @@ import pytest
 from codegen_fixtures import quantized_run  # noqa: F401
 
 from asc_toolchain import stedgeai
-from asc_toolchain.codegen.hostbuild import RecordingExecutor
+from asc_toolchain.executor import RecordingExecutor
 from asc_toolchain.errors import ToolFailedError, ToolMissingError
 
 REPORT = Path(__file__).parent / "data" / "stedgeai_report.txt"
@@ -47,7 +47,7 @@ def test_parse_report_missing_field_names_it():
 
 def test_exact_command_line(tmp_path):
     prog = fake_stedgeai(tmp_path / "st")
-    rec = RecordingExecutor(stdout=REPORT.read_bytes())
+    rec = RecordingExecutor(outputs={"stedgeai": REPORT.read_bytes()})
     r = stedgeai.generate(tmp_path / "run" / "model_int8.tflite", tmp_path / "out",
                           stedgeai_dir=tmp_path / "st", extra_args=["--compression", "none"],
                           executor=rec)

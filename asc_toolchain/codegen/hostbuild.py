@@ -3,66 +3,23 @@
 Strict flags (`-std=c99 -Wall -Wextra -Werror -Wdouble-promotion -O2`), an optional AddressSanitizer
 + UndefinedBehaviorSanitizer build, and a cache keyed by the sha256 of the compiler, the flags and
 every source and header, so an unchanged build is not compiled twice. Every subprocess goes
-through an `Executor` (argv lists, never a shell), which tests replace with a recording one.
+through the project's one `Executor` (argv lists, never a shell), which tests replace with a
+recording one.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
-import shlex
 import shutil
-import subprocess
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ToolFailedError, ToolMissingError
-
-log = logging.getLogger(__name__)
+from ..errors import ToolMissingError
+from ..executor import Executor
 
 HOST_CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-Wdouble-promotion", "-O2")
 SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g",
                   "-fno-omit-frame-pointer")
-
-
-class Executor:
-    """Runs argv lists; logs the quoted command; a non-zero exit raises ToolFailedError."""
-
-    def run(self, argv: list[str], *, input: bytes | None = None, timeout: float | None = None,
-            cwd: str | Path | None = None) -> subprocess.CompletedProcess:
-        cmd = shlex.join(str(a) for a in argv)
-        log.info("running %s", cmd)
-        try:
-            proc = subprocess.run([str(a) for a in argv], input=input, capture_output=True,
-                                  timeout=timeout, cwd=cwd)
-        except FileNotFoundError:
-            raise ToolMissingError(f"{argv[0]}: program not found", "install it or check the path") from None
-        except subprocess.TimeoutExpired:
-            raise ToolFailedError(f"command timed out after {timeout} s: {cmd}",
-                                  "the program hung; run it by hand to see why") from None
-        if proc.returncode != 0:
-            raise ToolFailedError(f"command exited with status {proc.returncode}: {cmd}",
-                                  tail(proc.stderr.decode("utf-8", "replace")
-                                       or proc.stdout.decode("utf-8", "replace")))
-        return proc
-
-
-@dataclass
-class RecordingExecutor(Executor):
-    """Records argv lists instead of running them; returns ``stdout`` (for tests, --dry-run)."""
-
-    stdout: bytes = b""
-    calls: list[list[str]] = field(default_factory=list)
-
-    def run(self, argv, *, input=None, timeout=None, cwd=None):
-        self.calls.append([str(a) for a in argv])
-        return subprocess.CompletedProcess(argv, 0, self.stdout, b"")
-
-
-def tail(text: str, lines: int = 12) -> str:
-    """The last lines of a tool's output, joined on one line."""
-    return " | ".join(text.strip().splitlines()[-lines:]) or "no output"
 
 
 def find_cc() -> str:
