@@ -21,6 +21,10 @@ from .errors import AscError
 # Each module defines `commands`: a list of click commands added to the top-level group.
 COMMAND_MODULES = [
     "asc_toolchain.commands.core",
+    "asc_toolchain.commands.ser",
+    "asc_toolchain.commands.codegen",
+    "asc_toolchain.commands.firmware",
+    "asc_toolchain.commands.flash",
 ]
 
 

@@ -1,0 +1,104 @@
+"""Firmware commands: `build` (ELF/BIN/HEX + memory report) and `emulate` (the ELF in QEMU)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+def _emit(data: dict, as_json: bool, human) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        human(data)
+
+
+def _err(text: str) -> None:
+    click.echo(text, err=True)
+
+
+@click.command()
+@click.option("--run", "run_dir", required=True, type=click.Path(), help="Run directory with generated C (RUN/c).")
+@click.option("--board", default="b-l475e-iot01a", show_default=True, help="Board name or board YAML file.")
+@click.option("--build-dir", type=click.Path(), help="CMake build folder [default: RUN/build].")
+@click.option("--c-dir", type=click.Path(), help="Generated C folder [default: RUN/c].")
+@click.option("--stack-size", default=4096, show_default=True, type=click.IntRange(1024),
+              help="Stack reservation in bytes (counted in the RAM budget).")
+@click.option("--jobs", default=2, show_default=True, type=click.IntRange(1), help="Parallel compile jobs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the memory report as JSON on stdout.")
+def build(run_dir, board, build_dir, c_dir, stack_size, jobs, as_json):
+    """Build the board firmware (ELF, BIN, HEX) and report RAM and flash against the board."""
+    from ..build import build as run_build
+
+    report = run_build(run_dir, board, build_dir, c_dir, stack_size=stack_size, jobs=jobs)
+    _emit(report, as_json, _print_build)
+
+
+def _print_build(r: dict) -> None:
+    _err(f"built {r['elf']} (+ .bin, .hex) for {r['board']}")
+    for name, size in r["sections"].items():
+        _err(f"  {name:12s} {size:9,d} B")
+    _err(f"  flash {r['flash_bytes']:,} B of {r['flash_size_bytes']:,} B ({r['flash_pct']} %)")
+    _err(f"  RAM   {r['ram_bytes']:,} B of {r['ram_size_bytes']:,} B ({r['ram_pct']} %), "
+         f"stack reservation {r['stack_reserved_bytes']:,} B included; SRAM2 {r['sram2_bytes']:,} B")
+
+
+@click.command()
+@click.option("--elf", type=click.Path(), help="Firmware ELF [default: RUN/build/asc_fw.elf with --run].")
+@click.option("--feed", "audio", required=True, multiple=True, type=click.Path(),
+              help="Audio file streamed into the board through the host feed (repeatable).")
+@click.option("--run", "run_dir", type=click.Path(),
+              help="Run directory: also compute the host C engine's answers (RUN/c) and print them beside the board's.")
+@click.option("--board", default="b-l475e-iot01a", show_default=True, help="Board name or board YAML file.")
+@click.option("--sample-rate", default=16000, show_default=True, type=click.IntRange(1),
+              help="Rate the audio is resampled to (the firmware's).")
+@click.option("--max-seconds", type=click.FloatRange(0, min_open=True), help="Feed at most this much of each file.")
+@click.option("--timeout", "timeout_s", default=600.0, show_default=True, type=click.FloatRange(1),
+              help="Wall-clock limit for the whole emulation (QEMU is killed after it).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result lines and figures as JSON on stdout.")
+def emulate(elf, audio, run_dir, board, sample_rate, max_seconds, timeout_s, as_json):
+    """Run the firmware ELF in QEMU's B-L475E-IOT01A, feed audio over USART1, print its results."""
+    from ..boards import load_board
+    from ..emulate import compare_with_host, emulate as run_emulate, load_clips
+    from ..errors import ConfigError
+
+    run = None
+    if run_dir:
+        from ..build import default_elf
+        from ..runs import Run
+
+        run = Run.open(run_dir)
+        elf = elf or str(default_elf(run))
+        sample_rate = run.feature_params.sample_rate
+    if not elf:
+        raise ConfigError("no firmware given", "pass --elf FILE or --run RUN (uses RUN/build/asc_fw.elf)")
+    machine = load_board(board).qemu.get("machine", board)
+    clips = load_clips(list(audio), sample_rate, max_seconds)
+    report = run_emulate(elf, clips, machine, timeout_s)
+    if run is not None:
+        compare_with_host(report, clips, run.path / "c")
+    _emit(report, as_json, _print_emulate)
+
+
+def _print_emulate(r: dict) -> None:
+    boot = r["boot"]
+    _err(f"board {boot['board']}  model {boot['model'][:12]}  classes {', '.join(boot['classes'])}")
+    for clip in r["clips"]:
+        _err(f"{clip['name']}: {clip['windows']} windows")
+        host = clip.get("host_labels")
+        for k, (label, smoothed) in enumerate(zip(clip["labels"], clip["smoothed"])):
+            beside = f"  host {host[k]:10s}" if host and k < len(host) else ""
+            _err(f"  window {k:3d}  board {label:10s} smoothed {smoothed:10s}{beside}")
+    if "agreement" in r:
+        a = r["agreement"]
+        _err(f"board = host on {a['labels_equal']} of {a['windows']} windows ({a['labels_equal_pct']} %), "
+             f"int8 scores equal on {a['scores_equal']}")
+    if r["windows"]:
+        _err(f"instructions per inference {r['instructions_per_inference']:,}, features per 1.024 s "
+             f"{r['feature_instructions_per_1024_ms']:,}, stack high-water {r['stack_high_water_bytes']} B")
+    else:
+        _err("no window classified: a window needs 16,896 samples (1.056 s at 16 kHz)")
+
+
+commands = [build, emulate]

@@ -1,0 +1,20 @@
+# Toolchain file: arm-none-eabi-gcc for the Cortex-M4F (STM32L4), newlib-nano, hard float.
+set(CMAKE_SYSTEM_NAME Generic)
+set(CMAKE_SYSTEM_PROCESSOR arm)
+set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
+
+set(ASC_TOOLCHAIN_PREFIX "arm-none-eabi-" CACHE STRING "Prefix of the cross tools")
+find_program(CMAKE_C_COMPILER ${ASC_TOOLCHAIN_PREFIX}gcc REQUIRED)
+find_program(CMAKE_ASM_COMPILER ${ASC_TOOLCHAIN_PREFIX}gcc REQUIRED)
+find_program(CMAKE_OBJCOPY ${ASC_TOOLCHAIN_PREFIX}objcopy REQUIRED)
+find_program(CMAKE_SIZE ${ASC_TOOLCHAIN_PREFIX}size)
+
+set(ASC_CPU_FLAGS "-mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard")
+set(CMAKE_C_FLAGS_INIT "${ASC_CPU_FLAGS} -ffunction-sections -fdata-sections -fno-common")
+set(CMAKE_ASM_FLAGS_INIT "${ASC_CPU_FLAGS}")
+set(CMAKE_EXE_LINKER_FLAGS_INIT
+    "${ASC_CPU_FLAGS} --specs=nano.specs --specs=nosys.specs -nostartfiles -Wl,--gc-sections")
+
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)

@@ -1,0 +1,21 @@
+/* MP34DT01 PDM microphone through DFSDM1 channel 2 and DMA1 channel 4 (RM0351, UM2153).
+ * Pins: PE9 = DFSDM1_CKOUT (clock to both microphones), PE7 = DFSDM1_DATIN2 (their shared
+ * data line; this microphone answers on the rising clock edge). */
+#ifndef ASC_MIC_H
+#define ASC_MIC_H
+
+#include <stdint.h>
+#include "calc.h"
+
+#define MIC_BLOCK 512u          /* samples per block = one feature hop */
+
+/* Configure and start the microphone path; returns 0, or -1 if no DFSDM plan fits. */
+int mic_start(uint32_t kernel_hz, uint32_t fs_hz, uint32_t mic_min_hz, uint32_t mic_max_hz,
+              uint32_t mic_target_hz);
+void mic_stop(void);
+const dfsdm_plan_t *mic_plan(void);
+/* Copy the next finished block to out (int16); returns 1 if there was one. */
+int mic_read(int16_t *out);
+uint32_t mic_dropped(void);     /* blocks overwritten before they were read */
+
+#endif
