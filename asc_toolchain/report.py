@@ -57,7 +57,10 @@ def plot_history(history: dict, path: Path, title: str = "") -> Path:
             right.plot(epochs, history[key], style, label=key)
     left.set_title("loss")
     right.set_title("accuracy / UAR")
+    best = int(np.argmax(history["val_uar"])) + 1 if history.get("val_uar") else None
     for ax in (left, right):
+        if best:
+            ax.axvline(best, color="grey", lw=0.8, ls="--", label=f"kept: epoch {best}")
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend()

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-APT_PACKAGES=(python3 python3-venv python3-dev gcc libc6-dev cmake gcc-arm-none-eabi libnewlib-arm-none-eabi gdb-multiarch)
+APT_PACKAGES=(python3 python3-venv python3-dev gcc libc6-dev make cmake gcc-arm-none-eabi libnewlib-arm-none-eabi gdb-multiarch)
 QEMU_MIN=9.1
 
 missing=()
