@@ -13,10 +13,9 @@ Three channels, each scaled to [0, 1] within the window, give a 3×128×128 floa
 A channel that is constant in a window (silence) becomes all zeros. Clips shorter than one
 window are zero-padded on both sides (centred).
 
-FFT: one 2,048-point transform per frame serves both channels. Its even bins are the frame's
-1,024-point DFT, and the periodic Hann window is a 3-tap filter on those bins; its power
-spectrum gives YIN's linear autocorrelation. scipy.fft is used when installed (host), numpy.fft
-otherwise (device); the two agree to float32 rounding.
+FFT: scipy.fft when installed (host; it keeps float32 and is faster), numpy.fft otherwise
+(device); the two agree to float32 rounding. YIN's autocorrelation uses a 1,536-point
+transform (≥ 1,024 + 320 lags: no wrap-around), not librosa's 2,048.
 
 This module runs on the device (JetPack 4.6: Python 3.6, numpy 1.19): keep it free of
 dataclasses, f-string ``=``, walrus and newer numpy API (no ``sliding_window_view``).
@@ -44,7 +43,6 @@ TOP_DB = 80.0
 AMIN = 1e-10
 WINDOW_SAMPLES = (N_FRAMES - 1) * HOP + FRAME      # 41,664 samples = 2.604 s
 YIN_THRESHOLD = 0.1
-_FFT_YIN = 2048                                     # ≥ 2·FRAME − 1: linear autocorrelation
 
 FEATURE_PARAMS = {
     "sample_rate": SAMPLE_RATE, "frame": FRAME, "hop": HOP, "n_frames": N_FRAMES,
@@ -96,6 +94,8 @@ def mel_filterbank(sr=SAMPLE_RATE, n_fft=FRAME, n_mels=N_MELS, fmin=FMIN, fmax=F
 
 def _constants():
     if not _cache:
+        n = np.arange(FRAME, dtype=np.float64)
+        _cache["hann"] = (0.5 - 0.5 * np.cos(2.0 * np.pi * n / FRAME)).astype(np.float32)
         _cache["mel_t"] = np.ascontiguousarray(mel_filterbank().T)
         _cache["lag_count"] = np.arange(1, int(np.ceil(SAMPLE_RATE / PITCH_FMIN)) + 1,
                                         dtype=np.float32)[:, None]
@@ -112,56 +112,53 @@ def frames_of(signal, n_frames=None):
                                            writeable=False)
 
 
-def frame_spectra(frames):
-    """2,048-point DFT of each unwindowed (n, FRAME) frame → (n, 1025) complex."""
-    return _fft.rfft(frames, n=_FFT_YIN, axis=1)
-
-
-def logmel_db(spectra):
-    """Log mel in dB (top 80 dB kept) from :func:`frame_spectra` → (N_MELS, n)."""
-    even = spectra[:, 0:_FFT_YIN // 2 + 1:2]                        # 1,024-point DFT, bins 0..512
-    below = np.concatenate([np.conj(even[:, 1:2]), even[:, :-1]], axis=1)   # X[k-1]
-    above = np.concatenate([even[:, 1:], np.conj(even[:, -2:-1])], axis=1)  # X[k+1]
-    hann = 0.5 * even - 0.25 * (below + above)                      # periodic Hann window
-    power = hann.real ** 2 + hann.imag ** 2
-    mel = np.dot(power, _constants()["mel_t"]).T
-    db = 10.0 * np.log10(np.maximum(mel, AMIN))
+def logmel_db(frames):
+    """Log mel in dB (top 80 dB kept) of (n, FRAME) frames → (N_MELS, n)."""
+    c = _constants()
+    spec = _fft.rfft(frames * c["hann"], axis=1)
+    power = spec.real ** 2 + spec.imag ** 2
+    db = 10.0 * np.log10(np.maximum(np.dot(power, c["mel_t"]).T, AMIN))
     return np.maximum(db, db.max() - TOP_DB)
 
 
-def _yin_cmnd(frames, spectra, min_period, max_period):
+def _autocorrelation(frames, max_lag):
+    """Linear autocorrelation of each frame for lags 0..max_lag → (max_lag + 1, n)."""
+    size = FRAME + max_lag + (-(FRAME + max_lag)) % 512    # no wrap-around up to max_lag
+    padded = np.zeros((frames.shape[0], size), dtype=frames.dtype)
+    padded[:, :FRAME] = frames                             # contiguous input: the fast FFT path
+    spec = _fft.rfft(padded, axis=1)
+    acf = _fft.irfft(spec.real ** 2 + spec.imag ** 2, n=size, axis=1)
+    return acf[:, :max_lag + 1].T
+
+
+def _yin_cmnd(frames, min_period, max_period):
     """Cumulative mean normalised difference for lags min..max_period → (lags, n)."""
-    c = _constants()
-    acf = _fft.irfft(spectra.real ** 2 + spectra.imag ** 2, n=_FFT_YIN, axis=1)
-    acf = acf[:, :max_period + 1].T
+    acf = _autocorrelation(frames, max_period)
     energy = np.cumsum(frames[:, :max_period].T ** 2, axis=0)       # sum_{m<k} y(m)^2, k=1..max
     diff = 2.0 * (acf[0:1] - acf[1:]) - energy                      # d(k), k = 1..max_period
-    cumulative_mean = np.cumsum(diff, axis=0) / c["lag_count"][:max_period]
+    cumulative_mean = np.cumsum(diff, axis=0) / _constants()["lag_count"][:max_period]
     numerator = diff[min_period - 1:]
     denominator = cumulative_mean[min_period - 1:max_period]
     return numerator / (denominator + np.finfo(denominator.dtype).tiny)
 
 
-def _parabolic_shifts(x):
-    """Vertex offset of the parabola through each point and its neighbours (0 at the edges)."""
-    shifts = np.zeros_like(x)
-    a = x[2:] + x[:-2] - 2.0 * x[1:-1]
-    b = (x[2:] - x[:-2]) / 2.0
-    ok = np.abs(b) < np.abs(a)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shifts[1:-1] = np.where(ok, -b / np.where(ok, a, 1.0), 0.0)
-    return shifts
+def _parabolic_shift(d, period, cols):
+    """Vertex offset of the parabola through d[period] and its neighbours, per column; 0 at the
+    edges and where the vertex lies more than one bin away."""
+    inner = np.clip(period, 1, d.shape[0] - 2)
+    left, mid, right = d[inner - 1, cols], d[inner, cols], d[inner + 1, cols]
+    a = right + left - 2.0 * mid
+    b = (right - left) / 2.0
+    ok = (np.abs(b) < np.abs(a)) & (period == inner)
+    return np.where(ok, -b / np.where(ok, a, 1.0), 0.0)
 
 
-def yin_f0(frames, spectra=None, fmin=PITCH_FMIN, fmax=PITCH_FMAX, sr=SAMPLE_RATE):
+def yin_f0(frames, fmin=PITCH_FMIN, fmax=PITCH_FMAX, sr=SAMPLE_RATE):
     """YIN f0 in Hz of (n, FRAME) frames → (n,) (librosa.yin's rules: first trough of the
     normalised difference below 0.1, else the global minimum; parabolic refinement)."""
-    if spectra is None:
-        spectra = frame_spectra(frames)
     min_period = int(np.floor(sr / fmax))
     max_period = min(int(np.ceil(sr / fmin)), FRAME - 1)
-    d = _yin_cmnd(frames, spectra, min_period, max_period)
-    shifts = _parabolic_shifts(d)
+    d = _yin_cmnd(frames, min_period, max_period)
     trough = np.zeros(d.shape, dtype=bool)
     trough[1:-1] = (d[1:-1] < d[:-2]) & (d[1:-1] <= d[2:])
     trough[-1] = d[-1] < d[-2]
@@ -169,7 +166,7 @@ def yin_f0(frames, spectra=None, fmin=PITCH_FMIN, fmax=PITCH_FMAX, sr=SAMPLE_RAT
     below = trough & (d < YIN_THRESHOLD)
     period = np.where(below.any(axis=0), np.argmax(below, axis=0), np.argmin(d, axis=0))
     cols = np.arange(d.shape[1])
-    return sr / (min_period + period + shifts[period, cols])
+    return sr / (min_period + period + _parabolic_shift(d, period, cols))
 
 
 def rms(frames):
@@ -192,10 +189,9 @@ def window_features(window):
     if window.shape != (WINDOW_SAMPLES,):
         raise ValueError("a window has %d samples, got shape %s" % (WINDOW_SAMPLES, window.shape))
     frames = frames_of(window, N_FRAMES)
-    spectra = frame_spectra(frames)
     out = np.empty((3, N_MELS, N_FRAMES), dtype=np.float32)
-    out[0] = unit_scale(logmel_db(spectra))
-    out[1] = unit_scale(yin_f0(frames, spectra))[None, :]
+    out[0] = unit_scale(logmel_db(frames))
+    out[1] = unit_scale(yin_f0(frames))[None, :]
     out[2] = unit_scale(rms(frames))[None, :]
     return out
 

@@ -1,0 +1,94 @@
+"""Scores → the jetson-ser report: all classes, the top-4 subset, and each corpus.
+
+Top-4 (happiness, anger, neutral, sadness; SPEC §8): the utterances whose true label is one of
+the four, each predicted as the highest-scoring of the four (a 7-class model restricted to them).
+Per clip is the majority vote of the clip's windows (ties: highest mean score).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..metrics import full_report
+from .data import TOP4
+
+
+def ser_reports(scores: np.ndarray, ws, class_names) -> dict:
+    """Window and clip reports for all classes, plus ``top4``, ``per_corpus`` and ``summary``."""
+    class_names = list(class_names)
+    report = _report(scores, ws.y, ws.clip, class_names)
+    corpora = np.array([ws.items[c].corpus or "unknown" for c in ws.clip])
+    report["per_corpus"] = {}
+    for corpus in sorted(set(corpora.tolist())):
+        sel = corpora == corpus
+        report["per_corpus"][corpus] = _report(scores[sel], ws.y[sel], ws.clip[sel], class_names)
+    report["summary"] = _summary(report)
+    report["summary_per_corpus"] = {k: _summary(v) for k, v in report["per_corpus"].items()}
+    return report
+
+
+def _report(scores, y, clip, class_names) -> dict:
+    report = full_report(y, scores.argmax(axis=1), clip, class_names, scores)
+    report["n_clips"] = int(len(np.unique(clip)))
+    top4 = restrict_top4(scores, y, clip, class_names)
+    if top4 is not None and len(class_names) > len(top4[3]):
+        s4, y4, c4, names4 = top4
+        report["top4"] = full_report(y4, s4.argmax(axis=1), c4, names4, s4)
+    return report
+
+
+def restrict_top4(scores, y, clip, class_names):
+    """(scores, y, clip, names) of the top-4 windows with columns and labels remapped; None if
+    fewer than two of the four classes exist."""
+    names = [c for c in TOP4 if c in class_names]
+    if len(names) < 2:
+        return None
+    cols = [class_names.index(c) for c in names]
+    remap = np.full(len(class_names), -1)
+    remap[cols] = np.arange(len(cols))
+    sel = remap[y] >= 0
+    return scores[sel][:, cols], remap[y[sel]], clip[sel], names
+
+
+def _summary(report: dict) -> dict:
+    """The headline figures (per clip), with the number of classes in the name."""
+    n = len(report["class_names"])
+    out = {f"uar_{n}_class": report["clip"]["uar"], f"macro_f1_{n}_class": report["clip"]["macro_f1"],
+           "n_clips": report.get("n_clips", 0)}
+    if "top4" in report:
+        out["uar_top4"] = report["top4"]["clip"]["uar"]
+        out["macro_f1_top4"] = report["top4"]["clip"]["macro_f1"]
+    return out
+
+
+def evaluate_ser(run_dir, data=None, root=None, engine: str = "keras", split: str = "test",
+                 skip_bad: bool = False) -> dict:
+    """Score a jetson-ser run with ``engine`` ('keras' or 'onnx') on ``data`` (default: its split).
+
+    The report has the same shape as metrics.json (window/clip, top4, per_corpus, summary)."""
+    from ..errors import ConfigError
+    from .data import SerItem, load_ser_items, parse_name
+    from .export import open_ser_run
+    from .windows import ser_windows
+
+    run = open_ser_run(run_dir)
+    names = run.class_names
+    if data is not None:
+        items = [it for it in load_ser_items(data, root, "7", skip_bad).items if it.label in names]
+    else:
+        items = [SerItem(it.path, it.label, it.group, it.clip_id, (parse_name(it.path) or ("", "", ""))[2])
+                 for it in run.items(split)]
+    cfg = run.manifest.get("training", {})
+    ws = ser_windows(items, names, cfg.get("step_s", 0.5), cfg.get("max_windows", 4), skip_bad, [], desc=engine)
+    if engine == "keras":
+        scores = run.load_keras().predict(ws.nhwc(), batch_size=64, verbose=0)
+    elif engine == "onnx":
+        from .listen import load_engine_model
+
+        model = load_engine_model(run, "onnx")
+        scores = np.stack([model(x) for x in ws.x])
+    else:
+        raise ConfigError(f"engine {engine!r} does not score jetson-ser runs", "use keras or onnx")
+    report = ser_reports(scores, ws, names)
+    report["engine"] = engine
+    return report

@@ -1,0 +1,185 @@
+"""Training the jetson-ser model: utterances → speaker-independent split → windows → ResNet34.
+
+Writes a run directory (target ``jetson-ser``) with the model, split, metrics for the seven
+emotions and the top-4 subset (per window and per clip, overall and per corpus), and plots.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import sys
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from . import features as F
+from .data import NEGATIVE, TOP4, SerData, class_set, describe, load_ser_items
+from .evaluate import ser_reports
+from .windows import SerWindows, ser_windows
+
+
+FEW_STEPS = 50          # below this many steps per epoch, moving BN statistics lag (precise_bn)
+
+
+@dataclass
+class SerTrainConfig:
+    """What `train --target jetson-ser` uses; the defaults fit a CPU-only machine."""
+
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    patience: int = 8
+    seed: int = 0
+    width: int = 64                  # 64 = ResNet34; smaller is faster (tests: 8)
+    classes: str = "7"               # '7' or 'top4'
+    corpus: str | None = None        # keep one corpus of a mixed list (ravdess, emodb)
+    step_s: float = 0.5              # a training window every 0.5 s of an utterance
+    max_windows: int = 4             # at most this many windows per utterance
+    class_weights: bool = True
+    augment: bool = True             # time and mel masks
+    cosine: bool = True              # cosine learning-rate decay over the epochs
+    test_fraction: float = 0.2
+    val_fraction: float = 0.15
+    test_fold: str | None = None
+    pretrained: str | None = None    # local ImageNet weights (.npz torchvision names / .weights.h5)
+
+    @classmethod
+    def from_settings(cls, settings: dict | None, **overrides) -> "SerTrainConfig":
+        """Shared `train` settings, then explicit overrides (None = keep).
+
+        The shared batch-size default (256) is for the small stm32-asc CNN; for ResNet34 on a CPU
+        it is replaced by 32 unless it was changed. Any augmentation but "none" turns on the time
+        and mel masks here.
+        """
+        from ..config import OPTIONS
+
+        cfg = cls()
+        for key, value in (settings or {}).items():
+            if key in {f.name for f in fields(cls)} and value is not None:
+                if key == "batch_size" and key in OPTIONS and value == OPTIONS[key].default:
+                    continue
+                if key == "augment":         # shared option: none / specaugment / mixup / both
+                    value = value not in (False, "none")
+                setattr(cfg, key, value)
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(cfg, key, value)
+        return cfg
+
+
+def train_ser(data, out, cfg: SerTrainConfig, root=None, skip_bad: bool = False,
+              log=lambda msg: print(msg, file=sys.stderr)) -> tuple[Path, dict]:
+    """Train on ``data`` and write the run directory ``out``; returns (path, result dict)."""
+    from ..runs import write_run
+    from ..split import split_by_group
+
+    loaded = load_ser_items(data, root, cfg.classes, skip_bad, cfg.corpus)
+    log(describe(loaded))
+    items = loaded.items
+    splits = split_by_group(items, cfg.seed, cfg.test_fraction, cfg.val_fraction, cfg.test_fold)
+    class_names = [c for c in class_set(cfg.classes) if any(it.label == c for it in items)]
+    sets = _window_sets(items, splits, class_names, cfg, skip_bad, loaded.skipped, log)
+    model, history = fit(sets["train"], sets["val"], len(class_names), cfg, log)
+    reports = {k: ser_reports(_predict(model, sets[k]), sets[k], class_names) for k in ("val", "test")}
+    manifest = _manifest(data, root, cfg, class_names, loaded, model, sets)
+    with write_run(out) as tmp:
+        _write_outputs(tmp, model, items, splits, reports, history, manifest, loaded.skipped)
+    return Path(out), {"test": reports["test"], "val": reports["val"], "skipped": loaded.skipped}
+
+
+def _window_sets(items, splits, class_names, cfg, skip_bad, skipped, log) -> dict:
+    sets = {}
+    for name in ("train", "val", "test"):
+        part = [it for it, s in zip(items, splits) if s == name]
+        sets[name] = ser_windows(part, class_names, cfg.step_s, cfg.max_windows, skip_bad, skipped,
+                                 desc=name)
+    log("speakers: " + ", ".join(f"{k} {len({it.group for it in v.items})}" for k, v in sets.items())
+        + "; windows: " + ", ".join(f"{k} {len(v)}" for k, v in sets.items()))
+    return sets
+
+
+def fit(train: SerWindows, val: SerWindows, n_classes: int, cfg: SerTrainConfig, log):
+    """Adam (cosine decay), class weights, early stopping on validation UAR per clip; best weights kept."""
+    import keras
+
+    from .model import build_resnet34, load_pretrained
+    from .training import Batches, ClipUAR
+
+    keras.utils.set_random_seed(cfg.seed)
+    model = build_resnet34(n_classes, width=cfg.width)
+    if cfg.pretrained:
+        log(f"pretrained: {load_pretrained(model, cfg.pretrained)} layers from {cfg.pretrained}")
+    x_train = train.nhwc()
+    batches = Batches(x_train, train.y, cfg.batch_size, cfg.augment, cfg.seed)
+    rate = cfg.learning_rate
+    if cfg.cosine:                 # decay to 0 over the planned epochs: steadier late epochs
+        rate = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, cfg.epochs * len(batches))
+    model.compile(optimizer=keras.optimizers.Adam(rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    few_steps = len(batches) < FEW_STEPS
+    callbacks = [ClipUAR(val.nhwc(), val.y, val.clip, log, x_train if few_steps else None),
+                 keras.callbacks.EarlyStopping(monitor="val_uar", mode="max", patience=cfg.patience,
+                                               restore_best_weights=True)]
+    weights = class_weights(train.y, n_classes) if cfg.class_weights else None
+    if few_steps:
+        log(f"{len(batches)} steps per epoch: batch-norm statistics are recomputed after each epoch")
+    result = model.fit(batches, epochs=cfg.epochs, class_weight=weights, callbacks=callbacks,
+                       validation_data=(val.nhwc(), val.y), verbose=0)
+    history = {k: [float(v) for v in vals] for k, vals in result.history.items()}
+    return model, history
+
+
+def class_weights(y: np.ndarray, n_classes: int) -> dict:
+    """Inverse-frequency weights (mean 1 over the present classes)."""
+    counts = np.bincount(y, minlength=n_classes).astype(float)
+    present = counts > 0
+    w = np.where(present, len(y) / (present.sum() * np.maximum(counts, 1)), 0.0)
+    return {i: float(v) for i, v in enumerate(w)}
+
+
+def _predict(model, ws: SerWindows) -> np.ndarray:
+    return model.predict(ws.nhwc(), batch_size=64, verbose=0)
+
+
+def _manifest(data, root, cfg, class_names, loaded: SerData, model, sets) -> dict:
+    from ..datasets import data_hash
+
+    return {
+        "target": "jetson-ser",
+        "tool_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "seed": cfg.seed,
+        "data": {"source": str(Path(data).resolve()), "root": str(Path(root).resolve()) if root else None,
+                 "sha256": data_hash(data), "corpus": cfg.corpus,
+                 "dropped": dict(loaded.dropped),
+                 "speakers": {k: sorted({it.group for it in v.items}) for k, v in sets.items()}},
+        "features": dict(F.FEATURE_PARAMS, fft_backend_at_training=F.FFT_BACKEND),
+        "class_names": list(class_names),
+        "negative_classes": [c for c in NEGATIVE if c in class_names],
+        "top4": [c for c in TOP4 if c in class_names],
+        "label_map": {"name": f"ser-{cfg.classes}", "classes": list(class_names), "map": {}},
+        "model": {"name": "resnet34", "width": cfg.width, "input": "NHWC 1×128×128×3 (features are CHW)",
+                  "parameters": int(model.count_params()), "bn_momentum": 0.9,
+                  "pretrained": cfg.pretrained},
+        "training": asdict(cfg),
+    }
+
+
+def _write_outputs(tmp: Path, model, items, splits, reports, history, manifest, skipped) -> None:
+    from ..report import plot_confusion, plot_history
+    from ..runs import write_json, write_split
+
+    model.save(tmp / "model.keras")
+    model.save(tmp / "model.h5")
+    write_split(tmp / "split.csv", list(zip(items, splits)))
+    write_json(tmp / "history.json", history)
+    write_json(tmp / "metrics.json", {"engine": "keras", "split": "test", **reports["test"],
+                                      "validation": reports["val"],
+                                      "skipped": [{"path": p, "reason": r} for p, r in skipped]})
+    plot_confusion(reports["test"], tmp / "confusion_matrix.png", "test speakers (keras, float)")
+    if "top4" in reports["test"]:
+        plot_confusion(reports["test"]["top4"], tmp / "confusion_matrix_top4.png", "test speakers, top-4")
+    plot_history(history, tmp / "training_curves.png")
+    write_json(tmp / "manifest.json", manifest)
