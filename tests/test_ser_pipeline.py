@@ -83,6 +83,15 @@ def test_train_writes_a_complete_jetson_ser_run(ser_run):
     assert 0.0 <= metrics["clip"]["uar"] <= 1.0 and metrics["per_corpus"]
 
 
+def test_evaluate_routes_a_jetson_ser_run_to_its_own_features(ser_run, cli):
+    code, out, err = cli("evaluate", "--run", ser_run, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    stored = json.loads((ser_run / "metrics.json").read_text())
+    assert report["clip"]["n"] == stored["clip"]["n"]
+    assert report["clip"]["confusion_matrix"] == stored["clip"]["confusion_matrix"]
+
+
 def test_export_onnx_matches_keras(ser_run, cli):
     import onnx
 

@@ -43,6 +43,8 @@ def train(obj, data, root, out, target, skip_bad, test_fold, as_json, **options)
     if target == "jetson-ser":
         from .ser import train_ser
 
+        if test_fold is not None:
+            raise ConfigError("--test-fold is for stm32-asc runs", "jetson-ser splits by speaker; drop --test-fold")
         path, result = train_ser(data=data, root=root, out=out, settings=settings, skip_bad=skip_bad)
     else:
         from ..train import train_asc
@@ -61,7 +63,8 @@ def train(obj, data, root, out, target, skip_bad, test_fold, as_json, **options)
 @click.option("--data", type=click.Path(), help="Recordings to score (default: the run's own test split).")
 @click.option("--root", type=click.Path(), help="Folder that relative paths in the list start from.")
 @click.option("--engine", default="keras", show_default=True,
-              help="Who predicts: keras, tflite, tflm, c, or qemu (the firmware in the emulated board).")
+              help="Who predicts: keras, tflite, tflm, c, or qemu (the firmware in the emulated board); "
+                   "jetson-ser runs: keras or onnx.")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True,
               help="Which split of the run to score when --data is not given.")
 @click.option("--skip-bad", is_flag=True, help="Leave out unusable recordings and list them.")
@@ -74,6 +77,12 @@ def evaluate(run_dir, data, root, engine, split, skip_bad, as_json):
     from ..runs import Run
 
     run = Run.open(run_dir)
+    if run.target == "jetson-ser":
+        from ..ser.evaluate import evaluate_ser
+
+        report = evaluate_ser(run_dir, data, root, engine, split, skip_bad)
+        emit(report, as_json, lambda r: err(json.dumps(r.get("summary", r), indent=2)))
+        return
     if data:
         lm = run.manifest.get("label_map", {})
         label_map = LabelMap(lm.get("name", "run"), tuple(run.class_names), lm.get("map", {}))
