@@ -32,7 +32,6 @@ def bench_features(audio: str | None = None, seconds: float = 30.0, repeats: int
     """windows/s of the vectorized log-mel vs the seed's per-window librosa loop, same audio."""
     import librosa
 
-    from .audio import load_audio
     from .features import logmel_window_reference, logmel_windows
 
     source, signal = _bench_audio(audio, seconds)

@@ -1,4 +1,4 @@
-"""Fixtures shared by the codegen test files (import them; the work is done once per session)."""
+"""Session fixtures of the int8/C stages, loaded once through conftest.py (pytest_plugins)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,9 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# Session fixtures of the int8/C stages (a quantized run, the host build cache), defined once.
+pytest_plugins = ["codegen_fixtures"]
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ASC_TOOL_SHARED_DATA", REPO.parent / "shared" / "data"))
 ASC_META = SHARED_DATA / "asc" / "metadata.csv"

@@ -6,7 +6,6 @@ import shutil
 
 import numpy as np
 import pytest
-from codegen_fixtures import quantized_run  # noqa: F401
 
 from asc_toolchain import budget
 from asc_toolchain.boards import load_board

@@ -4,8 +4,6 @@ import json
 import subprocess
 import sys
 
-import pytest
-
 
 def test_help_lists_the_commands(cli):
     code, out, err = cli("--help")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from codegen_fixtures import host_cache  # noqa: F401
 from conftest import require_tool
 
 N_MODELS = 10

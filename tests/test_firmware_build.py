@@ -6,7 +6,6 @@ import json
 import struct
 
 import pytest
-from codegen_fixtures import host_cache, quantized_run  # noqa: F401
 from conftest import require_tool
 
 from asc_toolchain.boards import load_board

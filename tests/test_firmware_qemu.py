@@ -8,7 +8,6 @@ import json
 
 import numpy as np
 import pytest
-from codegen_fixtures import host_cache, quantized_run  # noqa: F401
 from conftest import ASC_META, SHARED_DATA, require_shared, require_tool
 from test_firmware_build import firmware  # noqa: F401
 

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-from codegen_fixtures import host_cache, quantized_run  # noqa: F401
 from conftest import require_tool
 from test_firmware_build import firmware  # noqa: F401
 

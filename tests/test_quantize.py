@@ -7,7 +7,6 @@ import sys
 
 import numpy as np
 import pytest
-from codegen_fixtures import quantized_run  # noqa: F401
 
 from asc_toolchain.codegen.tflite_model import read_tflite
 

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from codegen_fixtures import quantized_run  # noqa: F401
 
 from asc_toolchain import stedgeai
 from asc_toolchain.executor import RecordingExecutor

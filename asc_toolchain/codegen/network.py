@@ -92,8 +92,10 @@ def _describe(s: Step) -> str:
     if s.kind == "conv":
         pool = (f", max-pool {c['pool_h']}x{c['pool_w']}/{c['pool_stride_h']} fused"
                 if c["pool_h"] > 1 or c["pool_w"] > 1 else "")
+        ring = (f", rows into an int16 ring of {c['ring']['rows']} rows for the next conv"
+                if c.get("ring") else "")
         return (f"conv {c['k_h']}x{c['k_w']} {c['in_h']}x{c['in_w']}x{c['in_c']} -> "
-                f"{c['out_h']}x{c['out_w']}x{c['out_c']}{pool}")
+                f"{c['out_h']}x{c['out_w']}x{c['out_c']}{pool}{ring}, kernel {c['kernel']}")
     if s.kind == "pool":
         return f"max-pool {c['pool_h']}x{c['pool_w']} -> {c['out_h']}x{c['out_w']}x{c['c']}"
     if s.kind == "fc":
@@ -117,6 +119,7 @@ def _context(net: Network, class_names: list[str], digest: str, name: str) -> di
     steps = [dict(kind=s.kind, name=s.name, summary=_describe(s), c=s.cfg, n=len(s.multiplier),
                   multiplier=s.multiplier, shift=s.shift, weights_offset=s.weights_offset,
                   bias_offset=s.bias_offset, src=_pointer(net, s.src, False),
+                  dst_off=net.offsets.get(s.dst, 0),
                   dst=_pointer(net, s.dst, True)) for s in net.steps]
     names = ", ".join('"' + n.replace("\\", "\\\\").replace('"', '\\"') + '"' for n in class_names)
     return dict(name=name, NAME=name.upper(), steps=steps, in_h=in_h, in_w=in_w, in_c=in_c,

@@ -9,22 +9,11 @@ import click
 
 from .. import config as cfgmod
 from ..errors import ConfigError
+from .output import emit, err
 
 TRAIN_OPTIONS = ("epochs", "batch_size", "optimizer", "learning_rate", "patience", "seed", "max_seconds",
                  "filters", "dense_units", "class_weights", "augment", "test_fraction", "val_fraction",
                  "label_map")
-
-
-def emit(data: dict, as_json: bool, human) -> None:
-    """One JSON object on stdout with --json; otherwise the human text (on stderr)."""
-    if as_json:
-        click.echo(json.dumps(data, indent=2))
-    else:
-        human(data)
-
-
-def err(text: str = "") -> None:
-    click.echo(text, err=True)
 
 
 @click.command()

@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
-
-def _emit(data: dict, as_json: bool, human) -> None:
-    if as_json:
-        click.echo(json.dumps(data, indent=2))
-    else:
-        human(data)
-
-
-def _err(text: str) -> None:
-    click.echo(text, err=True)
+from .output import emit as _emit
+from .output import err as _err
 
 
 @click.command()

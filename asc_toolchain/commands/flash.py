@@ -8,10 +8,8 @@ import click
 
 from ..runners import OPTIONS, RUNNERS
 from ..runners.core import as_bool
+from .output import err as _err
 
-
-def _err(text: str) -> None:
-    click.echo(text, err=True)
 
 
 def runner_options(func):

@@ -7,6 +7,8 @@ import os
 
 import click
 
+from .output import err as _err
+
 # `train --target jetson-ser` extras, read from the environment (ASC_TOOL_<NAME>, as every option).
 SER_ENV = {"width": int, "corpus": str, "classes": str, "pretrained": str, "max_windows": int,
            "step_s": float}
@@ -39,8 +41,6 @@ def _parse_env(name: str, text: str, kind):
                           "fix or unset the environment variable") from None
 
 
-def _err(text: str = "") -> None:
-    click.echo(text, err=True)
 
 
 def _emit(data: dict, as_json: bool, lines) -> None:

@@ -97,7 +97,8 @@ class RunnerConfig:
 
 
 class Runner:
-    """Base class. Subclasses set NAME and CAPS and implement ``do_<command>``."""
+    """Base class. Subclasses set NAME and CAPS and implement ``do_<command>``, or, for a tool
+    that does each command in one go, ``commands(command) -> [argv, ...]``."""
 
     NAME = ""
     CAPS = Capabilities()
@@ -136,7 +137,11 @@ class Runner:
         if command not in self.CAPS.commands:
             raise ConfigError(f"runner {self.NAME!r} cannot {command}",
                               f"it can: {', '.join(sorted(self.CAPS.commands))}")
-        getattr(self, "do_" + command.replace("-", "_"))()
+        handler = getattr(self, "do_" + command.replace("-", "_"), None)
+        if handler is not None:
+            handler()
+        else:                       # a one-shot tool: its command lines say everything
+            self.execute(self.commands(command))
 
     # -- helpers for subclasses -------------------------------------------------------------
 

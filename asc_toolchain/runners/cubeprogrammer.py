@@ -30,12 +30,3 @@ class CubeProgrammerRunner(Runner):
         argv += ["-v"] if self.options["verify"] else []
         argv += ["-s", hex(self.config.board.flash.base)] if self.options["reset"] else []
         return [argv]
-
-    def do_flash(self) -> None:
-        self.execute(self.commands("flash"))
-
-    def do_erase(self) -> None:
-        self.execute(self.commands("erase"))
-
-    def do_reset(self) -> None:
-        self.execute(self.commands("reset"))

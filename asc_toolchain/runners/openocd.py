@@ -45,12 +45,3 @@ class OpenocdRunner(Runner):
         words += ["verify"] if self.options["verify"] else []
         words += ["reset"] if self.options["reset"] else []
         return [argv + (erase if self.options["erase"] else []) + ["-c", " ".join(words + ["exit"])]]
-
-    def do_flash(self) -> None:
-        self.execute(self.commands("flash"))
-
-    def do_erase(self) -> None:
-        self.execute(self.commands("erase"))
-
-    def do_reset(self) -> None:
-        self.execute(self.commands("reset"))

@@ -33,12 +33,3 @@ class PyocdRunner(Runner):
         argv += ["-e", "chip"] if self.options["erase"] else []
         argv += [] if self.options["reset"] else ["--no-reset"]
         return [argv + [str(self.elf())]]
-
-    def do_flash(self) -> None:
-        self.execute(self.commands("flash"))
-
-    def do_erase(self) -> None:
-        self.execute(self.commands("erase"))
-
-    def do_reset(self) -> None:
-        self.execute(self.commands("reset"))

@@ -30,12 +30,3 @@ class StlinkRunner(Runner):
         pre = [self.common() + ["erase"]] if self.options["erase"] else []
         write = self.common() + (["--reset"] if self.options["reset"] else [])
         return pre + [write + ["write", str(self.bin()), hex(self.config.board.flash.base)]]
-
-    def do_flash(self) -> None:
-        self.execute(self.commands("flash"))
-
-    def do_erase(self) -> None:
-        self.execute(self.commands("erase"))
-
-    def do_reset(self) -> None:
-        self.execute(self.commands("reset"))
