@@ -11,11 +11,10 @@ later from the ELF (`asc-tool build`).
 from __future__ import annotations
 
 from .boards import Board, load_board
+from .build import DEFAULT_STACK as STACK_RESERVE_BYTES  # the reservation `asc-tool build` links
 from .errors import BudgetError
 from .features import FeatureParams
 
-# The firmware's stack reservation: CMakeLists.txt's ASC_STACK_SIZE default.
-STACK_RESERVE_BYTES = 8192
 # Firmware outside the generated code: UART lines, JSON writer, counters (rounded up).
 FIRMWARE_RAM_BYTES = 1024
 # Code of asc.c + asc_kernels.c for Cortex-M4 at -O2 (measured 3.1 kB on the seed model, rounded up).

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .boards import Board, load_board
-from .codegen.hostbuild import Executor
+from .executor import Executor
 from .errors import BudgetError, ConfigError, RunError, ToolFailedError, ToolMissingError
 
 ELF_NAME = "asc_fw.elf"
