@@ -28,7 +28,7 @@ def run_bench(name: str, **options) -> dict:
     return {"benchmark": name, **getattr(importlib.import_module(module), func)(**options)}
 
 
-def bench_features(audio: str | None = None, seconds: float = 30.0, repeats: int = 5, **_) -> dict:
+def bench_features(audio: str | None = None, seconds: float = 30.0, repeats: int = 20, **_) -> dict:
     """windows/s of the vectorized log-mel vs the seed's per-window librosa loop, same audio."""
     import librosa
 
