@@ -19,10 +19,10 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..features import FeatureParams, Scaler, hann_window, mel_filterbank
-from . import hostbuild
+from . import features_asm, hostbuild
 from .render import c_float, render
 
-# .text of asc_features.c on a Cortex-M4: 3,980 B at -Os, 4,000 B at -O2
+# .text of asc_features.c on a Cortex-M4: 3,816 B at -Os, 3,848 B at -O2
 CODE_BYTES_ESTIMATE = 4608
 INT16_SCALE = 1.0 / 32768.0     # 2^-15: folding it into the Hann table is exact
 
@@ -108,7 +108,45 @@ def mel_tables(params: FeatureParams) -> dict:
     _check_mel_segments(params, seg[bins], rise, norm, bins)
     return {"seg_end": seg_end, "n_segments": params.n_mels + 1,
             "rise": rise.astype(np.float32),
-            "band_norm": (norm * 0.25).astype(np.float32)}
+            "band_norm": (norm * 0.25).astype(np.float32),
+            **split_mel_tables(params.n_fft, seg[bins], rise, params.n_mels + 1)}
+
+
+def split_mel_tables(n_fft: int, seg, rise, n_segments: int) -> dict:
+    """Tables of the fused split step and mel sums, which take bins k and n_fft/2 - k together
+    for k = 1 .. n_fft/4 - 1 (then bin n_fft/4 alone).
+
+    ``split_mel``: per k, the twiddle exp(-2 pi i k / n_fft) (re, im) and the rise weights of
+    bins k and n_fft/2 - k. ``runs``: per stretch of k where both bins stay in one segment,
+    (length, low bin's segment, high bin's segment, flags: 1 = the low segment ends after
+    the run, 2 = the high one does; 4, 8: and that is the segment's first part, so its sums
+    are set, not added to). ``unwritten``: segments no bin falls in (their sums are zero).
+    ``seg`` and ``rise`` are indexed by bin - 1.
+    """
+    half, quarter = n_fft // 2, n_fft // 4
+    k = np.arange(1, quarter)
+    w = np.exp(-2j * np.pi * k / n_fft)
+    lo, hi = k - 1, half - k - 1
+    table = np.stack([w.real, w.imag, rise[lo], rise[hi]], axis=-1).astype(np.float32)
+    runs = []
+    for i in range(len(k)):
+        key = (int(seg[lo[i]]), int(seg[hi[i]]))
+        if runs and (runs[-1][1], runs[-1][2]) == key and runs[-1][0] < 255:
+            runs[-1][0] += 1
+        else:
+            runs.append([1, *key, 0])
+    written: set[int] = set()
+    for now, nxt in zip(runs, runs[1:] + [[0, -1, -1, 0]]):
+        for side, bit in ((1, 1), (2, 2)):
+            if nxt[side] != now[side]:            # the segment ends on this side: flush
+                now[3] |= bit if now[side] in written else bit | 4 * bit
+                written.add(now[side])
+    w_mid = np.exp(-2j * np.pi * quarter / n_fft)
+    mid_seg = int(seg[quarter - 1])
+    return {"split_mel": table.reshape(-1), "runs": [v for run in runs for v in run],
+            "n_runs": len(runs), "mid_seg": mid_seg, "mid_first": mid_seg not in written,
+            "unwritten": sorted(set(range(n_segments)) - written - {mid_seg}),
+            "mid": np.array([w_mid.real, w_mid.imag, rise[quarter - 1]], np.float32)}
 
 
 def _check_mel_segments(params, seg, rise, norm, bins) -> None:
@@ -164,9 +202,25 @@ def generate_features_c(params: FeatureParams, scaler: Scaler, input_scale: floa
         **fft_tables(params.n_fft), **mel_tables(params),
         **quantize_tables(scaler, input_scale, input_zero_point, params),
     }
+    context.update(asm_tables(params, context["stage_lengths"]))
     out_dir = Path(out_dir)
     return [render(f"{name}.j2", out_dir / name, model_hash=model_hash, source=source, **context)
             for name in ("asc_features.h", "asc_features.c")]
+
+
+def asm_tables(params: FeatureParams, stage_lengths: list) -> dict:
+    """Cortex-M4 assembly (features_asm.py) of the 8-point DFTs, the fused split step and
+    mel sums, and the window's quantization; laid out for n_fft 1024 (the layout measured
+    and checked on the emulated board), the C alone elsewhere."""
+    if params.n_fft != 1024:
+        return {"asm": False}
+    n_groups = params.n_fft // 16
+    return {"asm": True, "asm_split_mel": features_asm.split_mel_loop(),
+            "asm_window": features_asm.window_column_loop(params.n_mels),
+            "asm_first": features_asm.first_dft8_moving(2 * n_groups),
+            "asm_plain": [features_asm.stage_dft8(8 * n, False) for n in stage_lengths],
+            "asm_twiddled": [features_asm.stage_dft8(8 * n, True) for n in stage_lengths],
+            "asm_last": features_asm.stage_dft8(8 * stage_lengths[-1], True, advance=True)}
 
 
 def _check_quantization(scale: float, zero_point: int) -> None:
@@ -196,7 +250,6 @@ def ram_bytes(params: FeatureParams) -> int:
             + params.n_columns * params.n_mels * 4        # ring of column dB values
             + params.n_columns * 4                        # column maxima
             + n_fft * 4                                   # FFT work buffer
-            + (n_fft // 2 + 1) * 4                        # power spectrum
             + 4 + 2 + 1 + 1)                              # counters
     return (size + 3) // 4 * 4
 
@@ -207,7 +260,7 @@ def flash_bytes_estimate(params: FeatureParams) -> int:
     fft = fft_tables(params.n_fft)
     mel = mel_tables(params)
     tables = (fft["hann"].nbytes + 2 * len(fft["group_base"]) + fft["twiddle"].nbytes
-              + fft["split"].nbytes + 2 * len(mel["seg_end"]) + mel["rise"].nbytes
+              + mel["split_mel"].nbytes + len(mel["runs"]) + mel["mid"].nbytes
               + mel["band_norm"].nbytes + 2 * 4 * params.n_mels * params.n_columns)
     return int(tables + CODE_BYTES_ESTIMATE)
 
