@@ -34,7 +34,8 @@ class Option:
         return "ASC_TOOL_" + self.name.upper()
 
 
-def _bool(value) -> bool:
+def as_bool(value) -> bool:
+    """true/false, yes/no, on/off, 1/0 (any case) → bool; ValueError otherwise."""
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -55,7 +56,7 @@ OPTIONS = {o.name: o for o in [
     Option("max_seconds", float, None, "Use at most this many seconds of each recording (the seed used 30)."),
     Option("filters", str, "16,16", "Filters of the two Conv2D layers, e.g. 16,16 or 8,16."),
     Option("dense_units", int, 9, "Units of the hidden Dense layer."),
-    Option("class_weights", _bool, True, "Weight classes inversely to their window counts."),
+    Option("class_weights", as_bool, True, "Weight classes inversely to their window counts."),
     Option("augment", click.Choice(["none", "specaugment", "mixup", "both"]), "specaugment",
            "Training-time augmentation: time/frequency masks, within-class mixing, or both."),
     Option("test_fraction", float, 0.2, "Share of recording groups held out for the test split."),
@@ -132,7 +133,7 @@ def cli_options(*names: str):
         for name in reversed(names):
             o = OPTIONS[name]
             kwargs = {"default": None, "help": f"{o.help} [default: {o.default}]"}
-            if o.type is _bool:
+            if o.type is as_bool:
                 func = click.option(f"{o.flag}/--no-{o.flag[2:]}", name, **kwargs)(func)
             else:
                 func = click.option(o.flag, name, type=o.type, **kwargs)(func)

@@ -31,11 +31,26 @@ def window_features(items: list[Item], class_names, params: FeatureParams = SEED
                     skip_bad: bool = False, skipped: list | None = None,
                     desc: str = "features") -> WindowSet:
     """Load every item, slice its windows and compute their log-mel features."""
+    x, y, clip, kept = collect_windows(items, class_names,
+                                       lambda item: recording_windows(item, params, max_seconds),
+                                       skip_bad, skipped, desc)
+    if scaler is not None:
+        x = scaler.transform(x)
+    return WindowSet(x, y, clip, kept)
+
+
+def collect_windows(items: list, class_names, windows_of, skip_bad: bool = False,
+                    skipped: list | None = None, desc: str = "features"):
+    """Stack ``windows_of(item)`` over items → (x, y class index, clip index, kept items).
+
+    An item whose windows cannot be made raises, or with ``skip_bad`` is left out and
+    (path, reason) goes to ``skipped``.
+    """
     index = {c: i for i, c in enumerate(class_names)}
     xs, ys, clips, kept = [], [], [], []
     for item in progress(items, desc=desc, unit="file"):
         try:
-            x = recording_windows(item, params, max_seconds)
+            x = windows_of(item)
         except AscError as exc:
             if not skip_bad:
                 raise
@@ -48,10 +63,7 @@ def window_features(items: list[Item], class_names, params: FeatureParams = SEED
         kept.append(item)
     if not xs:
         raise DataError("no recording yielded a window", "check the data list or drop --skip-bad to see why")
-    x = np.concatenate(xs)
-    if scaler is not None:
-        x = scaler.transform(x)
-    return WindowSet(x, np.concatenate(ys), np.concatenate(clips), kept)
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(clips), kept
 
 
 def recording_windows(item: Item, params: FeatureParams = SEED_PARAMS,

@@ -7,7 +7,7 @@ import json
 import click
 
 from ..runners import OPTIONS, RUNNERS
-from ..runners.core import as_bool
+from ..config import as_bool
 from .output import err as _err
 
 

@@ -19,21 +19,10 @@ from typing import Any, Callable
 import click
 
 from ..boards import Board
-from ..config import Option
+from ..config import Option, as_bool
 from ..errors import ConfigError
 from ..executor import Executor
 from ..locate import Locator, tool as locate_tool
-
-
-def as_bool(value) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"not a boolean: {value!r}")
 
 
 GDB_SERVERS = ("generic", "openocd", "pyocd", "st-util", "qemu")

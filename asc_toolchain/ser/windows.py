@@ -7,8 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..audio import load_audio
-from ..errors import AscError, DataError
-from ..progress import progress
 from . import features as F
 
 
@@ -45,21 +43,9 @@ def ser_windows(items: list, class_names, step_s: float = 0.5, max_windows: int 
 
 
 def _windows(items, class_names, step_s, max_windows, skip_bad, skipped, desc) -> SerWindows:
-    index = {c: i for i, c in enumerate(class_names)}
-    xs, ys, clips, kept = [], [], [], []
-    for item in progress(items, desc=desc, unit="file"):
-        try:
-            x = utterance_windows(item.path, step_s, max_windows)
-        except AscError as exc:
-            if not skip_bad:
-                raise
-            if skipped is not None:
-                skipped.append((str(item.path), exc.message))
-            continue
-        xs.append(x)
-        ys.append(np.full(len(x), index[item.label], np.int64))
-        clips.append(np.full(len(x), len(kept), np.int64))
-        kept.append(item)
-    if not xs:
-        raise DataError("no recording yielded a window", "check the data list or drop --skip-bad to see why")
-    return SerWindows(np.concatenate(xs), np.concatenate(ys), np.concatenate(clips), kept)
+    from ..pipeline import collect_windows
+
+    x, y, clip, kept = collect_windows(items, class_names,
+                                       lambda item: utterance_windows(item.path, step_s, max_windows),
+                                       skip_bad, skipped, desc)
+    return SerWindows(x, y, clip, kept)
