@@ -63,6 +63,13 @@ OPTIONS = {o.name: o for o in [
     Option("val_fraction", float, 0.15, "Share of the remaining groups used for validation."),
     Option("label_map", str, None, "Label map: asc3 (default), tut2016, tau2018-2020, or a YAML file."),
     Option("stedgeai_dir", str, None, "Folder holding ST Edge AI Core's stedgeai program."),
+    # jetson-ser only
+    Option("ser_width", int, 64, "jetson-ser: ResNet34 base width (64 = ResNet34; 32 trains 4× faster)."),
+    Option("ser_classes", click.Choice(["7", "top4"]), "7", "jetson-ser: the 7 emotions or the top-4 subset."),
+    Option("ser_corpus", str, None, "jetson-ser: keep one corpus of a mixed list (ravdess, emodb)."),
+    Option("ser_pretrained", str, None, "jetson-ser: local ImageNet ResNet34 weights (.npz or .weights.h5)."),
+    Option("ser_max_windows", int, 4, "jetson-ser: at most this many training windows per utterance."),
+    Option("ser_step_s", float, 0.5, "jetson-ser: a training window every this many seconds."),
 ]}
 
 

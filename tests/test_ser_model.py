@@ -88,12 +88,15 @@ def test_unsupported_layer_is_named():
 
 
 def test_shared_train_settings_map_onto_the_ser_config(monkeypatch):
-    from asc_toolchain.commands.ser import _parse_env
+    from asc_toolchain import config
     from asc_toolchain.ser.train import SerTrainConfig
 
     cfg = SerTrainConfig.from_settings({"augment": "none", "batch_size": 256, "epochs": 5, "filters": "16,16"})
     assert (cfg.augment, cfg.batch_size, cfg.epochs, cfg.width) == (False, 32, 5, 64)
     cfg = SerTrainConfig.from_settings({"augment": "mixup", "batch_size": 64}, epochs=2, width=8)
     assert (cfg.augment, cfg.batch_size, cfg.epochs, cfg.width) == (True, 64, 2, 8)
-    with pytest.raises(ConfigError, match="ASC_TOOL_SER_WIDTH='wide' is not a valid int"):
-        _parse_env("width", "wide", int)
+    monkeypatch.setenv("ASC_TOOL_SER_WIDTH", "16")
+    assert config.resolve({})["ser_width"] == (16, "environment")
+    monkeypatch.setenv("ASC_TOOL_SER_WIDTH", "wide")
+    with pytest.raises(ConfigError, match="ASC_TOOL_SER_WIDTH: bad value 'wide' for ser_width"):
+        config.resolve({})

@@ -28,12 +28,10 @@ def ser_run(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("ser")
     meta = write_synthetic_ser(base / "data", speakers=6, per_class=2, seconds=2.7, seed=0)
     out = base / "run"
-    env = {"ASC_TOOL_SER_WIDTH": "8", "ASC_TOOL_SER_MAX_WINDOWS": "1"}
     with pytest.MonkeyPatch.context() as mp:
-        for k, v in env.items():
-            mp.setenv(k, v)
+        mp.setenv("ASC_TOOL_SER_MAX_WINDOWS", "1")          # environment and flag both reach it
         code = main(["train", "--target", "jetson-ser", "--data", str(meta), "--out", str(out),
-                     "--epochs", "3", "--batch-size", "8", "--seed", "1"])
+                     "--epochs", "3", "--batch-size", "8", "--seed", "1", "--ser-width", "8"])
     assert code == 0
     return out
 

@@ -8,12 +8,12 @@ import sys
 import click
 
 from .. import config as cfgmod
-from ..errors import ConfigError
 from .output import emit, err
 
 TRAIN_OPTIONS = ("epochs", "batch_size", "optimizer", "learning_rate", "patience", "seed", "max_seconds",
                  "filters", "dense_units", "class_weights", "augment", "test_fraction", "val_fraction",
-                 "label_map")
+                 "label_map", "ser_width", "ser_classes", "ser_corpus", "ser_pretrained",
+                 "ser_max_windows", "ser_step_s")
 
 
 @click.command()
@@ -32,9 +32,8 @@ def train(obj, data, root, out, target, skip_bad, test_fold, as_json, **options)
     if target == "jetson-ser":
         from .ser import train_ser
 
-        if test_fold is not None:
-            raise ConfigError("--test-fold is for stm32-asc runs", "jetson-ser splits by speaker; drop --test-fold")
-        path, result = train_ser(data=data, root=root, out=out, settings=settings, skip_bad=skip_bad)
+        path, result = train_ser(data=data, root=root, out=out, settings=settings, skip_bad=skip_bad,
+                                 test_fold=test_fold)
     else:
         from ..train import train_asc
 

@@ -3,44 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
 
 import click
 
 from .output import err as _err
 
-# `train --target jetson-ser` extras, read from the environment (ASC_TOOL_<NAME>, as every option).
-SER_ENV = {"width": int, "corpus": str, "classes": str, "pretrained": str, "max_windows": int,
-           "step_s": float}
 
-
-def train_ser(data, root, out, settings=None, skip_bad=False, epochs=None, seed=None, log=None, **overrides):
+def train_ser(data, root, out, settings=None, skip_bad=False, log=None, **overrides):
     """Train the jetson-ser model; returns (run path, result) like the stm32-asc trainer.
 
-    Settings come from the shared `train` options; SER-only values (width, corpus, classes,
-    pretrained, max_windows, step_s) from keyword arguments or ASC_TOOL_SER_<NAME> variables.
+    ``settings`` are the resolved `train` options (config.OPTIONS: the shared ones and the
+    ser_* ones); ``overrides`` (None = keep) win over them.
     """
     from ..ser.train import SerTrainConfig
     from ..ser.train import train_ser as _train
 
-    for name, kind in SER_ENV.items():
-        env = os.environ.get(f"ASC_TOOL_SER_{name.upper()}")
-        if overrides.get(name) is None and env:
-            overrides[name] = _parse_env(name, env, kind)
-    cfg = SerTrainConfig.from_settings(settings, epochs=epochs, seed=seed, **overrides)
+    ser = {k[len("ser_"):]: v for k, v in (settings or {}).items() if k.startswith("ser_")}
+    cfg = SerTrainConfig.from_settings(settings, **{**ser, **overrides})
     return _train(data, out, cfg, root=root, skip_bad=skip_bad, log=log or _err)
-
-
-def _parse_env(name: str, text: str, kind):
-    from ..errors import ConfigError
-
-    try:
-        return kind(text)
-    except ValueError:
-        raise ConfigError(f"ASC_TOOL_SER_{name.upper()}={text!r} is not a valid {kind.__name__}",
-                          "fix or unset the environment variable") from None
-
-
 
 
 def _emit(data: dict, as_json: bool, lines) -> None:
