@@ -196,68 +196,84 @@ def _pair_results(ops: list, partner: dict) -> None:
 
 
 def _emit(op: tuple, i: int, last: dict, regs: _Regs) -> list:
-    kind, s = op[0], (lambda name: f"s{regs.reg[name]}")
-    if kind == "ldm":
-        names, base = op[1], op[2]
-        for k, name in enumerate(names):
-            regs.take(name, TWIDDLE_BASE + k)
-        bang = "!" if len(op) > 3 else ""
-        return [f"vldmia %[{base}]{bang}, {{s{TWIDDLE_BASE}-s{TWIDDLE_BASE + len(names) - 1}}}"]
-    if kind == "ld2":
-        r = regs.pair(*op[1])
-        base, off = op[2]
-        if off == "ia!" or off == "db!":              # load and move the base on / back
-            return [f"vldm{off[:2]} %[{base}]!, {{d{r // 2}}}"]
-        return [f"vldr.64 d{r // 2}, {_addr(base, off)}"]
-    if kind == "cvt2":
-        r = regs.pair(*op[1])
-        base, off = op[2]
-        load = f"[%[{base}]], #4" if off == "ia!" else _addr(base, off)
-        return [f"ldr %[lo], {load}", "asr %[hi], %[lo], #16",
-                f"vmov s{r}, s{r + 1}, %[lo], %[hi]",
-                f"vcvt.f32.s16 s{r}, s{r}, #0", f"vcvt.f32.s16 s{r + 1}, s{r + 1}, #0"]
-    if kind == "st2":
-        (re, im), (base, off) = op[1], op[2]
-        r, q = regs.reg[re], regs.reg[im]
-        for name in (re, im):
-            if last[name] == i:
-                regs.release(name)
-        if off == "ia!":                              # store and move the base on
-            if r % 2 == 0 and q == r + 1:
-                return [f"vstmia %[{base}]!, {{d{r // 2}}}"]
-            return [f"vstr s{r}, [%[{base}]]", f"vstr s{q}, [%[{base}], #4]",
-                    f"add %[{base}], %[{base}], #8"]
-        if len(op) > 3:                               # the base's last use: advance it
-            if r % 2 == 0 and q == r + 1 and off == 0:
-                return [f"vstmia %[{base}]!, {{d{r // 2}}}"]
-            return [f"vstr s{r}, {_addr(base, off)}", f"vstr s{q}, {_addr(base, off + 4)}",
-                    f"add %[{base}], %[{base}], #8"]
-        if r % 2 == 0 and q == r + 1:
-            return [f"vstr.64 d{r // 2}, {_addr(base, off)}"]
-        return [f"vstr s{r}, {_addr(base, off)}", f"vstr s{q}, {_addr(base, off + 4)}"]
-    if kind == "op":
-        _, mnem, dst, a, b = op
-        src = f"{s(a)}, {s(b)}"
-        hint = regs.reg[a]
-        for name in {a, b}:
-            if last[name] == i:
-                regs.release(name)
-        return [f"{mnem}.f32 s{regs.pick(dst, hint)}, {src}"]
-    _, mnem, dst, acc, a, b = op                      # "acc": dst = acc +- a*b
-    src = f"{s(a)}, {s(b)}"
-    if last[acc] == i:
+    """Assembly lines for operation ``op`` (the i-th); registers freed after their last use."""
+    return _EMITTERS[op[0]](op, i, last, regs)
+
+
+def _release_last(names, i: int, last: dict, regs: _Regs) -> None:
+    for name in names:
+        if last[name] == i:
+            regs.release(name)
+
+
+def _emit_ldm(op, i, last, regs):
+    names, base = op[1], op[2]
+    for k, name in enumerate(names):
+        regs.take(name, TWIDDLE_BASE + k)
+    bang = "!" if len(op) > 3 else ""
+    return [f"vldmia %[{base}]{bang}, {{s{TWIDDLE_BASE}-s{TWIDDLE_BASE + len(names) - 1}}}"]
+
+
+def _emit_ld2(op, i, last, regs):
+    r = regs.pair(*op[1])
+    base, off = op[2]
+    if off == "ia!" or off == "db!":              # load and move the base on / back
+        return [f"vldm{off[:2]} %[{base}]!, {{d{r // 2}}}"]
+    return [f"vldr.64 d{r // 2}, {_addr(base, off)}"]
+
+
+def _emit_cvt2(op, i, last, regs):
+    r = regs.pair(*op[1])
+    base, off = op[2]
+    load = f"[%[{base}]], #4" if off == "ia!" else _addr(base, off)
+    return [f"ldr %[lo], {load}", "asr %[hi], %[lo], #16",
+            f"vmov s{r}, s{r + 1}, %[lo], %[hi]",
+            f"vcvt.f32.s16 s{r}, s{r}, #0", f"vcvt.f32.s16 s{r + 1}, s{r + 1}, #0"]
+
+
+def _emit_st2(op, i, last, regs):
+    (re, im), (base, off) = op[1], op[2]
+    r, q = regs.reg[re], regs.reg[im]
+    _release_last((re, im), i, last, regs)
+    paired = r % 2 == 0 and q == r + 1
+    if off == "ia!":                              # store and move the base on
+        if paired:
+            return [f"vstmia %[{base}]!, {{d{r // 2}}}"]
+        return [f"vstr s{r}, [%[{base}]]", f"vstr s{q}, [%[{base}], #4]", f"add %[{base}], %[{base}], #8"]
+    if len(op) > 3:                               # the base's last use: advance it
+        if paired and off == 0:
+            return [f"vstmia %[{base}]!, {{d{r // 2}}}"]
+        return [f"vstr s{r}, {_addr(base, off)}", f"vstr s{q}, {_addr(base, off + 4)}",
+                f"add %[{base}], %[{base}], #8"]
+    if paired:
+        return [f"vstr.64 d{r // 2}, {_addr(base, off)}"]
+    return [f"vstr s{r}, {_addr(base, off)}", f"vstr s{q}, {_addr(base, off + 4)}"]
+
+
+def _emit_op(op, i, last, regs):
+    _, mnem, dst, a, b = op
+    src = f"s{regs.reg[a]}, s{regs.reg[b]}"
+    hint = regs.reg[a]
+    _release_last({a, b}, i, last, regs)
+    return [f"{mnem}.f32 s{regs.pick(dst, hint)}, {src}"]
+
+
+def _emit_acc(op, i, last, regs):
+    _, mnem, dst, acc, a, b = op                  # dst = acc +- a*b
+    src = f"s{regs.reg[a]}, s{regs.reg[b]}"
+    if last[acc] == i:                            # accumulate in place
         reg = regs.reg[acc]
-        for name in {a, b} - {acc}:
-            if last[name] == i:
-                regs.release(name)
+        _release_last({a, b} - {acc}, i, last, regs)
         regs.take(dst, reg)
         return [f"{mnem}.f32 s{reg}, {src}"]
     acc_reg = regs.reg[acc]
-    for name in {a, b}:
-        if last[name] == i:
-            regs.release(name)
+    _release_last({a, b}, i, last, regs)
     reg = regs.pick(dst)
     return [f"vmov.f32 s{reg}, s{acc_reg}", f"{mnem}.f32 s{reg}, {src}"]
+
+
+_EMITTERS = {"ldm": _emit_ldm, "ld2": _emit_ld2, "cvt2": _emit_cvt2, "st2": _emit_st2,
+             "op": _emit_op, "acc": _emit_acc}
 
 
 def _bases(ptr: str, offsets: list, end_at_zero: bool = False) -> tuple[dict, list]:
