@@ -123,12 +123,26 @@ def logmel_db(frames):
 
 def _autocorrelation(frames, max_lag):
     """Linear autocorrelation of each frame for lags 0..max_lag → (max_lag + 1, n)."""
-    size = FRAME + max_lag + (-(FRAME + max_lag)) % 512    # no wrap-around up to max_lag
-    padded = np.zeros((frames.shape[0], size), dtype=frames.dtype)
-    padded[:, :FRAME] = frames                             # contiguous input: the fast FFT path
-    spec = _fft.rfft(padded, axis=1)
+    size = _fast_len(FRAME + max_lag)                      # no wrap-around up to max_lag
+    spec = _fft.rfft(frames, n=size, axis=1)              # zero-padded by the FFT itself
     acf = _fft.irfft(spec.real ** 2 + spec.imag ** 2, n=size, axis=1)
     return acf[:, :max_lag + 1].T
+
+
+def _fast_len(n):
+    """The smallest length >= n whose factors are 2, 3 and 5 (fast for every FFT backend)."""
+    best = 2 ** int(np.ceil(np.log2(n)))
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            m = p35
+            while m < n:
+                m *= 2
+            best = min(best, m)
+            p35 *= 3
+        p5 *= 5
+    return best
 
 
 def _yin_cmnd(frames, min_period, max_period):
