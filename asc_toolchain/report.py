@@ -36,12 +36,7 @@ def plot_confusion(report: dict, path: Path, title: str = "") -> Path:
         r = report[level]
         ax.set_title(f"per {level}: acc {r['accuracy']:.1%}, UAR {r['uar']:.1%}, F1 {r['macro_f1']:.2f}",
                      fontsize=10)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path, title)
 
 
 def plot_history(history: dict, path: Path, title: str = "") -> Path:
@@ -64,6 +59,10 @@ def plot_history(history: dict, path: Path, title: str = "") -> Path:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend()
+    return _save(plt, fig, path, title)
+
+
+def _save(plt, fig, path: Path, title: str) -> Path:
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -99,14 +99,37 @@ def write_json(path: Path, data) -> None:
     os.replace(tmp, path)
 
 
+def write_outputs(folder: Path, model, assignments: list, reports: dict, history: dict,
+                  manifest: dict, skipped: list, title: str) -> None:
+    """What every run holds: the Keras model (.keras and .h5), split.csv, history.json,
+    metrics.json (test report + validation + skipped files), the two plots and manifest.json."""
+    from .report import plot_confusion, plot_history
+
+    model.save(folder / "model.keras")
+    model.save(folder / "model.h5")
+    write_split(folder / "split.csv", assignments)
+    write_json(folder / "history.json", history)
+    write_json(folder / "metrics.json", {"engine": "keras", "split": "test", **reports["test"],
+                                         "validation": reports["val"],
+                                         "skipped": [{"path": p, "reason": r} for p, r in skipped]})
+    plot_confusion(reports["test"], folder / "confusion_matrix.png", title)
+    plot_history(history, folder / "training_curves.png")
+    write_json(folder / "manifest.json", manifest)
+
+
 @contextlib.contextmanager
-def write_run(final: str | Path):
-    """Yield a fresh temporary folder; on success it replaces ``final`` atomically."""
+def atomic_folder(final: str | Path, marker: str, kind: str, error: type = RunError):
+    """Yield a fresh temporary folder beside ``final``; on success it replaces ``final`` at once.
+
+    ``final`` may only be replaced when it holds ``marker`` (asc-tool made it); otherwise
+    ``error`` says it is not ``kind``. On failure or Ctrl-C the temporary folder is removed and an
+    older ``final`` stays untouched; the older one is removed only after the new one is in place.
+    """
     final = Path(final).resolve()
     final.parent.mkdir(parents=True, exist_ok=True)
-    if final.exists() and not (final / MANIFEST).is_file():
-        raise RunError(f"{final}: exists and is not a run directory",
-                       "choose another --out; asc-tool never overwrites folders it did not make")
+    if final.exists() and not (final / marker).is_file():
+        raise error(f"{final}: exists and is not {kind}",
+                    "choose another --out; asc-tool never overwrites folders it did not make")
     tmp = Path(tempfile.mkdtemp(prefix=f"{final.name}.tmp-", dir=final.parent))
     try:
         yield tmp
@@ -116,11 +139,16 @@ def write_run(final: str | Path):
     _swap_in(tmp, final)
 
 
+def write_run(final: str | Path):
+    """A run directory written atomically (see atomic_folder); its marker is manifest.json."""
+    return atomic_folder(final, MANIFEST, "a run directory")
+
+
 def _swap_in(tmp: Path, final: Path) -> None:
     if not final.exists():
         os.rename(tmp, final)
         return
     old = Path(tempfile.mkdtemp(prefix=f"{final.name}.old-", dir=final.parent))
-    os.rename(final, old / "run")
+    os.rename(final, old / final.name)
     os.rename(tmp, final)
     shutil.rmtree(old, ignore_errors=True)

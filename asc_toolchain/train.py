@@ -15,7 +15,7 @@ from .labelmaps import load_label_map
 from .metrics import full_report
 from .model import ModelSpec, build_seed_cnn
 from .pipeline import WindowSet, window_features
-from .runs import write_json, write_run, write_split
+from .runs import write_outputs, write_run
 from .split import split_by_group
 
 SILENCE_RULE = ("a window whose maximum mel power is 0 is all -80 dB; an element whose mel power is 0 "
@@ -60,7 +60,9 @@ def train_asc(data, out, cfg: dict, root=None, skip_bad: bool = False, test_fold
     reports = {k: _report(model, sets[k], classes) for k in ("val", "test")}
     manifest = _manifest(data, root, cfg, classes, label_map, spec, model, test_fold)
     with write_run(out) as tmp:
-        _write_outputs(tmp, model, scaler, items, splits, reports, history, manifest, skipped)
+        scaler.save(tmp / "scaler.npz")
+        write_outputs(tmp, model, list(zip(items, splits)), reports, history, manifest, skipped,
+                      "test split (keras, float)")
     return Path(out), {"test": reports["test"], "val": reports["val"], "skipped": skipped}
 
 
@@ -126,19 +128,3 @@ def _manifest(data, root, cfg, classes, label_map, spec, model, test_fold) -> di
                                          "max_seconds", "class_weights", "augment", "test_fraction",
                                          "val_fraction")} | {"test_fold": test_fold},
     }
-
-
-def _write_outputs(tmp: Path, model, scaler, items, splits, reports, history, manifest, skipped) -> None:
-    from .report import plot_confusion, plot_history
-
-    model.save(tmp / "model.keras")
-    model.save(tmp / "model.h5")
-    scaler.save(tmp / "scaler.npz")
-    write_split(tmp / "split.csv", list(zip(items, splits)))
-    write_json(tmp / "history.json", history)
-    write_json(tmp / "metrics.json", {"engine": "keras", "split": "test", **reports["test"],
-                                      "validation": reports["val"],
-                                      "skipped": [{"path": p, "reason": r} for p, r in skipped]})
-    plot_confusion(reports["test"], tmp / "confusion_matrix.png", "test split (keras, float)")
-    plot_history(history, tmp / "training_curves.png")
-    write_json(tmp / "manifest.json", manifest)

@@ -10,9 +10,6 @@ Each recording is its own group, so a grouped split keeps recordings apart.
 from __future__ import annotations
 
 import csv
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -30,14 +27,11 @@ def make_synth_dataset(out: str | Path, per_class: int = 8, seconds: float = 8.0
     """Write per_class recordings of each class to ``out`` (folders + metadata.csv), atomically."""
     import soundfile as sf
 
-    out = Path(out).resolve()
-    if out.exists() and not (out / "metadata.csv").is_file():
-        from asc_toolchain.errors import DataError
+    from asc_toolchain.errors import DataError
+    from asc_toolchain.runs import atomic_folder
 
-        raise DataError(f"{out}: exists and is not a synthetic set", "choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}.tmp-", dir=out.parent))
-    try:
+    out = Path(out).resolve()
+    with atomic_folder(out, "metadata.csv", "a synthetic set", DataError) as tmp:
         rows = []
         for c, name in enumerate(CLASSES):
             (tmp / name).mkdir()
@@ -50,12 +44,6 @@ def make_synth_dataset(out: str | Path, per_class: int = 8, seconds: float = 8.0
         with open(tmp / "metadata.csv", "w", newline="", encoding="utf-8") as f:
             csv.writer(f).writerows([("path", "label", "group"), *rows])
         (tmp / "README.txt").write_text(README.format(seed=seed), encoding="utf-8")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if out.exists():
-        shutil.rmtree(out)
-    os.rename(tmp, out)
     return out
 
 

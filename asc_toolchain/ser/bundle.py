@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from importlib import resources
 from pathlib import Path
 
-from ..errors import ConfigError, RunError
+from ..errors import ConfigError
+from ..runs import atomic_folder
 from . import features as F
 from .engine import WORKSPACE_MB
 from .export import export_onnx, onnx_path, open_ser_run
@@ -54,17 +54,8 @@ def bundle(run_dir, out, board: str = "jetson-nano", listen: dict | None = None)
     if not onnx_path(run).is_file():
         export_onnx(run.path)
     out = Path(out).resolve()
-    if out.exists() and not (out / "config.json").is_file():
-        raise RunError(f"{out}: exists and is not a bundle", "choose another --out; asc-tool never overwrites "
-                                                              "folders it did not make")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}.tmp-", dir=out.parent))
-    try:
+    with atomic_folder(out, "config.json", "a bundle") as tmp:
         _fill(tmp, run, board, listen or dict(DEFAULTS))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    _swap_in(tmp, out)
     return {"bundle": str(out), "board": board,
             "files": sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())}
 
@@ -145,13 +136,3 @@ must stay ≥ {listen['trigger_threshold']} for {listen['sustain_s']} s to trigg
 Action: `{json.dumps(listen['action'])}` — type "print" (message), "command" (argv list, run
 without a shell) or "sound" (a WAV played with aplay).
 """
-
-
-def _swap_in(tmp: Path, final: Path) -> None:
-    if not final.exists():
-        os.rename(tmp, final)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f"{final.name}.old-", dir=final.parent))
-    os.rename(final, old / "bundle")
-    os.rename(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)

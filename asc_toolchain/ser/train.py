@@ -168,18 +168,10 @@ def _manifest(data, root, cfg, class_names, loaded: SerData, model, sets) -> dic
 
 
 def _write_outputs(tmp: Path, model, items, splits, reports, history, manifest, skipped) -> None:
-    from ..report import plot_confusion, plot_history
-    from ..runs import write_json, write_split
+    from ..report import plot_confusion
+    from ..runs import write_outputs
 
-    model.save(tmp / "model.keras")
-    model.save(tmp / "model.h5")
-    write_split(tmp / "split.csv", list(zip(items, splits)))
-    write_json(tmp / "history.json", history)
-    write_json(tmp / "metrics.json", {"engine": "keras", "split": "test", **reports["test"],
-                                      "validation": reports["val"],
-                                      "skipped": [{"path": p, "reason": r} for p, r in skipped]})
-    plot_confusion(reports["test"], tmp / "confusion_matrix.png", "test speakers (keras, float)")
+    write_outputs(tmp, model, list(zip(items, splits)), reports, history, manifest, skipped,
+                  "test speakers (keras, float)")
     if "top4" in reports["test"]:
         plot_confusion(reports["test"]["top4"], tmp / "confusion_matrix_top4.png", "test speakers, top-4")
-    plot_history(history, tmp / "training_curves.png")
-    write_json(tmp / "manifest.json", manifest)
