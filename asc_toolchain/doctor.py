@@ -3,33 +3,9 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
-from dataclasses import dataclass
 from importlib import metadata
-
-
-@dataclass(frozen=True)
-class Tool:
-    name: str          # program looked up on PATH
-    stage: str         # what needs it
-    install: str       # how to get it on Debian 12
-    version_args: tuple = ("--version",)
-
-
-TOOLS = [
-    Tool("cc", "validate (host C build)", "apt-get install gcc"),
-    Tool("cmake", "build", "apt-get install cmake"),
-    Tool("arm-none-eabi-gcc", "build", "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"),
-    Tool("qemu-system-arm", "emulate", "apt-get install -t bookworm-backports qemu-system-arm (≥ 9.1)"),
-    Tool("gdb-multiarch", "flash --runner gdb", "apt-get install gdb-multiarch"),
-    Tool("st-flash", "flash --runner stlink", "apt-get install stlink-tools"),
-    Tool("openocd", "flash --runner openocd", "apt-get install openocd"),
-    Tool("pyocd", "flash --runner pyocd", "pip install pyocd"),
-    Tool("STM32_Programmer_CLI", "flash --runner cubeprogrammer", "STM32CubeProgrammer from st.com"),
-    Tool("stedgeai", "generate-c --backend stedgeai", "ST Edge AI Core from st.com (or set stedgeai_dir)"),
-    Tool("trtexec", "engine (jetson-ser)", "TensorRT, part of JetPack on the Jetson"),
-]
+from pathlib import Path
 
 
 def check_packages() -> list[dict]:
@@ -52,12 +28,16 @@ def check_packages() -> list[dict]:
 
 
 def check_tools() -> list[dict]:
-    rows = []
-    for tool in TOOLS:
-        path = shutil.which(tool.name)
-        row = {"name": tool.name, "path": path, "version": _version(path, tool) if path else None,
-               "needed_for": tool.stage, "install": tool.install, "ok": path is not None}
-        if tool.name == "qemu-system-arm" and path:
+    """Every external tool the stages run (asc_toolchain.locate.TOOLS): found where, which version."""
+    from .locate import TOOLS, Locator
+
+    locator, rows = Locator(), []
+    for tool in TOOLS.values():
+        path = locator.which(tool.key)
+        row = {"name": Path(path).name if path else tool.programs[0], "path": path,
+               "version": _version(path) if path else None, "needed_for": tool.needed_for,
+               "install": tool.install, "ok": path is not None}
+        if tool.key == "qemu" and path:
             row["b_l475e_iot01a"] = qemu_has_machine(path)
         rows.append(row)
     return rows
@@ -68,8 +48,8 @@ def qemu_has_machine(path: str, machine: str = "b-l475e-iot01a") -> bool:
     return bool(out) and re.search(rf"^{re.escape(machine)}\s", out, re.M) is not None
 
 
-def _version(path: str, tool: Tool) -> str | None:
-    out = _run([path, *tool.version_args])
+def _version(path: str) -> str | None:
+    out = _run([path, "--version"])
     if not out:
         return None
     match = re.search(r"\d+\.\d+(\.\d+)?", out)

@@ -39,11 +39,6 @@ class LabelMap:
         return {"name": self.name, "classes": list(self.classes), "map": dict(self.mapping)}
 
 
-def identity(classes) -> LabelMap:
-    classes = tuple(classes)
-    return LabelMap("identity", classes, {c: c for c in classes})
-
-
 def load_label_map(name_or_path: str | None) -> LabelMap:
     """A built-in map by name, a YAML file by path; None gives the stm32-asc default (asc3)."""
     if name_or_path in (None, "asc3"):

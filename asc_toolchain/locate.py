@@ -24,6 +24,7 @@ class Tool:
     programs: tuple[str, ...]     # program names, preferred first
     install: str                  # how to get it (Debian package / PyPI / vendor)
     dirs: tuple[str, ...] = ()    # usual install folders outside PATH
+    needed_for: str = ""          # the stage that runs it (shown by `asc-tool doctor`)
 
     @property
     def env(self) -> str:
@@ -37,18 +38,28 @@ _CUBE_DIRS = ("~/STMicroelectronics/STM32Cube/STM32CubeProgrammer/bin",
               "STM32CubeProgrammer.app/Contents/MacOs/bin")
 
 TOOLS = {t.key: t for t in [
-    Tool("st-flash", ("st-flash",), "Debian/Ubuntu: apt-get install stlink-tools"),
-    Tool("openocd", ("openocd",), "Debian/Ubuntu: apt-get install openocd"),
-    Tool("cubeprogrammer", ("STM32_Programmer_CLI",),
-         "install STM32CubeProgrammer from st.com (not packaged), or set ASC_TOOL_CUBEPROGRAMMER "
-         "to its bin/STM32_Programmer_CLI", _CUBE_DIRS),
-    Tool("pyocd", ("pyocd",), "PyPI: pip install pyocd"),
-    Tool("gdb", ("gdb-multiarch", "arm-none-eabi-gdb"),
-         "Debian/Ubuntu: apt-get install gdb-multiarch (or the Arm GNU toolchain's arm-none-eabi-gdb)"),
+    Tool("cc", ("cc", "gcc", "clang"), "Debian/Ubuntu: apt-get install gcc", needed_for="validate (host C build)"),
+    Tool("cmake", ("cmake",), "Debian/Ubuntu: apt-get install cmake make", needed_for="build"),
+    Tool("arm-none-eabi-gcc", ("arm-none-eabi-gcc",),
+         "Debian/Ubuntu: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi", needed_for="build"),
+    Tool("objcopy", ("arm-none-eabi-objcopy",), "Debian/Ubuntu: apt-get install binutils-arm-none-eabi",
+         needed_for="flash (.bin images)"),
     Tool("qemu", ("qemu-system-arm",),
          "Debian 12: apt-get install -y -t bookworm-backports qemu-system-arm (QEMU ≥ 9.1 has the "
-         "b-l475e-iot01a machine)"),
-    Tool("objcopy", ("arm-none-eabi-objcopy",), "Debian/Ubuntu: apt-get install binutils-arm-none-eabi"),
+         "b-l475e-iot01a machine)", needed_for="emulate, flash --runner qemu"),
+    Tool("gdb", ("gdb-multiarch", "arm-none-eabi-gdb"),
+         "Debian/Ubuntu: apt-get install gdb-multiarch (or the Arm GNU toolchain's arm-none-eabi-gdb)",
+         needed_for="flash --runner gdb"),
+    Tool("st-flash", ("st-flash",), "Debian/Ubuntu: apt-get install stlink-tools",
+         needed_for="flash --runner stlink"),
+    Tool("openocd", ("openocd",), "Debian/Ubuntu: apt-get install openocd", needed_for="flash --runner openocd"),
+    Tool("pyocd", ("pyocd",), "PyPI: pip install pyocd", needed_for="flash --runner pyocd"),
+    Tool("cubeprogrammer", ("STM32_Programmer_CLI",),
+         "install STM32CubeProgrammer from st.com (not packaged), or set ASC_TOOL_CUBEPROGRAMMER "
+         "to its bin/STM32_Programmer_CLI", _CUBE_DIRS, needed_for="flash --runner cubeprogrammer"),
+    Tool("stedgeai", ("stedgeai",), "ST Edge AI Core from st.com (or set stedgeai_dir)",
+         needed_for="generate-c --backend stedgeai"),
+    Tool("trtexec", ("trtexec",), "TensorRT, part of JetPack on the Jetson", needed_for="engine (jetson-ser)"),
 ]}
 
 
@@ -92,10 +103,6 @@ class Locator:
                                    f"fix the variable or unset it; {t.install}")
         raise ToolMissingError(f"{' or '.join(t.programs)} not found on PATH", t.install)
 
-    def status(self) -> list[dict]:
-        """Every known tool: key, programs, path (or None) and how to install it."""
-        return [{"tool": t.key, "programs": list(t.programs), "path": self.which(t.key),
-                 "install": t.install} for t in TOOLS.values()]
 
 
 class FixedLocator(Locator):
