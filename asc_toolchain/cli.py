@@ -16,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up 
 import click
 
 from . import __version__
-from .errors import AscError
+from .core.errors import AscError
 
 # Each module defines `commands`: a list of click commands added to the top-level group.
 COMMAND_MODULES = [

@@ -38,7 +38,7 @@ def require_tool(name: str) -> str:
 
 @pytest.fixture(scope="session")
 def synth_dir(tmp_path_factory) -> Path:
-    from asc_toolchain.recipes.synth import make_synth_dataset
+    from asc_toolchain.data.synth import make_synth_dataset
 
     return make_synth_dataset(tmp_path_factory.mktemp("synth") / "scenes", per_class=6, seconds=5.0, seed=1)
 

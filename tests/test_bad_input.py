@@ -107,8 +107,8 @@ def test_bad_lists_are_named(tmp_path, cli, case):
 
 
 def test_skip_bad_continues_and_lists_what_it_skipped(tmp_path):
-    from asc_toolchain.datasets import load_items
-    from asc_toolchain.pipeline import window_features
+    from asc_toolchain.data.datasets import load_items
+    from asc_toolchain.asc.windows import window_features
 
     rows = _good_set(tmp_path)
     bad = [_bad_file(tmp_path, k) for k in ("empty", "nan", "too-short")]
@@ -124,7 +124,7 @@ def test_skip_bad_continues_and_lists_what_it_skipped(tmp_path):
 
 @pytest.mark.parametrize("kind", ["8bit", "96k", "44k1", "stereo", "float"])
 def test_odd_formats_are_converted_not_rejected(tmp_path, kind):
-    from asc_toolchain.audio import load_audio
+    from asc_toolchain.data.audio import load_audio
 
     sr = {"96k": 96000, "44k1": 44100}.get(kind, SR)
     x = _tone(2.0, sr, channels=2 if kind == "stereo" else 1)

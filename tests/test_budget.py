@@ -7,10 +7,10 @@ import shutil
 import numpy as np
 import pytest
 
-from asc_toolchain import budget
+from asc_toolchain.deploy import budget
 from asc_toolchain.boards import load_board
-from asc_toolchain.errors import BudgetError
-from asc_toolchain.features import SEED_PARAMS
+from asc_toolchain.core.errors import BudgetError
+from asc_toolchain.asc.features import SEED_PARAMS
 
 SEED_REPORT = {"weights_bytes": 7836, "activations_bytes": 3936, "io_bytes": 963, "quant_params_bytes": 220}
 
@@ -42,7 +42,7 @@ def test_too_large_model_fails_check_ram(quantized_run, tmp_path, cli):
     import keras
     from keras import layers
 
-    from asc_toolchain.quantize import convert_int8
+    from asc_toolchain.asc.quantize import convert_int8
 
     run = tmp_path / "big-run"
     shutil.copytree(quantized_run, run, ignore=shutil.ignore_patterns("c"))

@@ -25,7 +25,7 @@ def test_usage_error_exits_2(cli):
 
 
 def test_ctrl_c_exits_130(monkeypatch, cli):
-    import asc_toolchain.doctor as doctor
+    import asc_toolchain.core.doctor as doctor
 
     def interrupted():
         raise KeyboardInterrupt
@@ -36,7 +36,7 @@ def test_ctrl_c_exits_130(monkeypatch, cli):
 
 
 def test_config_precedence_default_file_env_cli(tmp_path, monkeypatch, cli):
-    from asc_toolchain import config
+    from asc_toolchain.core import config
 
     cfg = tmp_path / "asc-tool.yaml"
     cfg.write_text("epochs: 12\nbatch_size: 64\noptimizer: sgd\n")

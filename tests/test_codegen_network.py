@@ -11,14 +11,14 @@ import pytest
 from conftest import require_tool
 
 from asc_toolchain.codegen.planner import Buffer, check_plan, plan
-from asc_toolchain.errors import DataError
+from asc_toolchain.core.errors import DataError
 
 NETWORK_FILES = ("asc.h", "asc.c", "asc_data.h", "asc_data.c", "asc_kernels.h", "asc_kernels.c")
 
 
 @pytest.fixture(scope="module")
 def seed_tflite():
-    from asc_toolchain.bench_codegen import seed_model_tflite
+    from asc_toolchain.bench.codegen import seed_model_tflite
 
     return seed_model_tflite()
 
@@ -26,7 +26,7 @@ def seed_tflite():
 def keras_tflite(build):
     import keras
 
-    from asc_toolchain.quantize import convert_int8
+    from asc_toolchain.asc.quantize import convert_int8
 
     keras.utils.set_random_seed(0)
     model = build(keras, keras.layers)
@@ -57,8 +57,8 @@ def test_seed_model_fast_kernels_equal_tflite_micro(seed_tflite, tmp_path, host_
     an int16 ring inside conv2, one requantization per pooled output): bit-exact either way."""
     require_tool("cc")
     from asc_toolchain.codegen.network import generate_network_c
-    from asc_toolchain.quantize import tflm_outputs
-    from asc_toolchain.validate import build_harness, c_network_outputs
+    from asc_toolchain.asc.quantize import tflm_outputs
+    from asc_toolchain.codegen.validate import build_harness, c_network_outputs
 
     generate_network_c(seed_tflite, tmp_path, ["indoor", "outdoor", "vehicle"])
     source = (tmp_path / "asc.c").read_text()

@@ -42,8 +42,8 @@ def test_random_model_c_equals_tflite_micro(seed, tmp_path, host_cache):
     import keras
 
     from asc_toolchain.codegen.network import generate_network_c
-    from asc_toolchain.quantize import convert_int8, quantize_inputs, tflm_outputs
-    from asc_toolchain.validate import build_harness, c_network_outputs
+    from asc_toolchain.asc.quantize import convert_int8, quantize_inputs, tflm_outputs
+    from asc_toolchain.codegen.validate import build_harness, c_network_outputs
 
     rng = np.random.default_rng(1000 + seed)
     keras.utils.set_random_seed(seed)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from asc_toolchain.datasets import infer_group, load_items
-from asc_toolchain.labelmaps import load_label_map
-from asc_toolchain.split import split_by_group
+from asc_toolchain.data.datasets import infer_group, load_items
+from asc_toolchain.data.labelmaps import load_label_map
+from asc_toolchain.data.split import split_by_group
 from conftest import ASC_META, SHARED_DATA, require_shared
 
 

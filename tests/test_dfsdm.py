@@ -1,4 +1,4 @@
-"""The firmware's clock/USART/DFSDM arithmetic (firmware/src/calc.c) equals asc_toolchain.dfsdm."""
+"""The firmware's clock/USART/DFSDM arithmetic (firmware/src/calc.c) equals dfsdm_oracle."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from asc_toolchain import dfsdm
+import dfsdm_oracle as dfsdm
 from asc_toolchain.codegen import hostbuild
 
 FIRMWARE = Path(__file__).resolve().parents[1] / "firmware"

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from asc_toolchain.audio import load_audio
-from asc_toolchain.features import (SEED_PARAMS, Scaler, logmel_window_reference, logmel_windows,
+from asc_toolchain.data.audio import load_audio
+from asc_toolchain.asc.features import (SEED_PARAMS, Scaler, logmel_window_reference, logmel_windows,
                                     n_windows)
 from conftest import SHARED_DATA, require_shared
 

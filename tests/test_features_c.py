@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from asc_toolchain.codegen import features_c, hostbuild
-from asc_toolchain.errors import ConfigError
-from asc_toolchain.features import SEED_PARAMS, FeatureParams, Scaler, logmel_windows
+from asc_toolchain.core.errors import ConfigError
+from asc_toolchain.asc.features import SEED_PARAMS, FeatureParams, Scaler, logmel_windows
 from conftest import SHARED_DATA, require_tool
 
 DATA = SHARED_DATA
@@ -156,7 +156,7 @@ def test_sanitized_build_gives_the_same_windows(c_dir, synthetic_run):
 
 @pytest.mark.data
 def test_real_recordings_match_python(harness, quant):
-    from asc_toolchain.audio import load_audio
+    from asc_toolchain.data.audio import load_audio
 
     meta = DATA / "asc" / "metadata.csv"
     if not meta.is_file():

@@ -9,7 +9,7 @@ import pytest
 from conftest import require_tool
 
 from asc_toolchain.boards import load_board
-from asc_toolchain.build import BuildConfig, board_defines, cmake_commands, memory_report
+from asc_toolchain.deploy.build import BuildConfig, board_defines, cmake_commands, memory_report
 
 BOARD = "b-l475e-iot01a"
 
@@ -47,7 +47,7 @@ def test_board_values_come_from_the_board_file(tmp_path):
 
 
 def test_board_without_microphone_block_is_refused(tmp_path):
-    from asc_toolchain.errors import ConfigError
+    from asc_toolchain.core.errors import ConfigError
 
     text = load_board(BOARD).path.read_text(encoding="utf-8")
     head, _, tail = text.partition("microphone:")

@@ -11,7 +11,7 @@ import pytest
 from conftest import ASC_META, SHARED_DATA, require_shared, require_tool
 from test_firmware_build import firmware  # noqa: F401
 
-from asc_toolchain.hostfeed import END, INFO, PCM, START, encode_frame, to_int16
+from asc_toolchain.deploy.serial.hostfeed import END, INFO, PCM, START, encode_frame, to_int16
 
 pytestmark = pytest.mark.toolchain
 COLUMNS = 32            # the firmware classifies every 32 new columns
@@ -26,7 +26,7 @@ def elf(firmware):  # noqa: F811
 @pytest.fixture(scope="module")
 def host_engine(firmware, host_cache):  # noqa: F811
     """Host C (features + network) from the same generated folder: int8 outputs per hop-window."""
-    from asc_toolchain.validate import build_harness, c_end_to_end
+    from asc_toolchain.codegen.validate import build_harness, c_end_to_end
 
     exe = build_harness(firmware / "c")
     return lambda pcm: c_end_to_end(exe, pcm.astype(np.float64) / 32768.0, 960, 3)[1]
@@ -39,7 +39,7 @@ def expect_line(board, kind: str) -> dict:
 
 
 def test_boot_line_and_protocol_errors(elf, firmware):
-    from asc_toolchain.emulate import QemuBoard
+    from asc_toolchain.deploy.emulate import QemuBoard
 
     manifest = json.loads((firmware / "manifest.json").read_text())
     with QemuBoard(elf, timeout_s=120) as board:
@@ -69,7 +69,7 @@ def test_boot_line_and_protocol_errors(elf, firmware):
 
 def real_clips(seconds: float = 4.2) -> list[tuple[str, np.ndarray]]:
     """One recording per class (the first by path), the first ``seconds`` of each, as int16."""
-    from asc_toolchain.audio import load_audio
+    from asc_toolchain.data.audio import load_audio
 
     require_shared(ASC_META)
     with open(ASC_META, newline="", encoding="utf-8") as fh:
@@ -82,7 +82,7 @@ def real_clips(seconds: float = 4.2) -> list[tuple[str, np.ndarray]]:
 
 @pytest.mark.data
 def test_firmware_equals_host_c_on_real_recordings(elf, host_engine):
-    from asc_toolchain.emulate import emulate
+    from asc_toolchain.deploy.emulate import emulate
 
     clips = real_clips() + [("silence", np.zeros(16896, np.int16))]
     report = emulate(elf, clips, timeout_s=300)
@@ -98,9 +98,9 @@ def test_firmware_equals_host_c_on_real_recordings(elf, host_engine):
 
 def test_evaluate_engine_qemu_matches_engine_c(firmware, cli, host_cache):  # noqa: F811
     """`evaluate --engine qemu` on the run's test split scores the c engine's windows 0, 32, 64…"""
-    from asc_toolchain.evaluate import get_engine
-    from asc_toolchain.metrics import scores_report
-    from asc_toolchain.runs import Run
+    from asc_toolchain.evaluate.engines import get_engine
+    from asc_toolchain.evaluate.metrics import scores_report
+    from asc_toolchain.core.runs import Run
 
     require_tool("qemu-system-arm")
     code, out, err = cli("evaluate", "--run", firmware, "--engine", "qemu", "--json")
@@ -146,9 +146,9 @@ def test_fault_handler_reports_registers(firmware, tmp_path):
     """A test build (ASC_FAULT_TEST) runs an undefined instruction on frame type F: the
     HardFault handler must print the escalated UsageFault as one fault line."""
     from asc_toolchain.boards import load_board
-    from asc_toolchain.build import BuildConfig, build_firmware
-    from asc_toolchain.emulate import QemuBoard
-    from asc_toolchain.hostfeed import crc16
+    from asc_toolchain.deploy.build import BuildConfig, build_firmware
+    from asc_toolchain.deploy.emulate import QemuBoard
+    from asc_toolchain.deploy.serial.hostfeed import crc16
 
     cfg = BuildConfig(board=load_board("b-l475e-iot01a"), gen_dir=firmware / "c", build_dir=tmp_path / "b",
                       extra_defines={"ASC_FAULT_TEST": "ON"})

@@ -18,10 +18,10 @@ from conftest import require_tool
 from test_firmware_build import firmware  # noqa: F401
 
 from asc_toolchain.boards import load_board
-from asc_toolchain.executor import Executor
-from asc_toolchain.runners import RunnerConfig, make_runner
-from asc_toolchain.runners.qemu import stop
-from asc_toolchain.serialport import open_url
+from asc_toolchain.core.executor import Executor
+from asc_toolchain.deploy.runners import RunnerConfig, make_runner
+from asc_toolchain.deploy.runners.qemu import stop
+from asc_toolchain.deploy.serial.port import open_url
 
 pytestmark = pytest.mark.toolchain
 BOARD = "b-l475e-iot01a"
@@ -45,7 +45,7 @@ def wait_listening(port: int, timeout_s: float = 20.0) -> None:
 
 
 def read_lines(port, seconds: float) -> list[dict]:
-    from asc_toolchain.resultline import parse_line
+    from asc_toolchain.deploy.serial.resultline import parse_line
 
     lines, buf, deadline = [], b"", time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -59,7 +59,7 @@ def read_lines(port, seconds: float) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def elf(firmware) -> Path:  # noqa: F811
-    from asc_toolchain.locate import Locator
+    from asc_toolchain.core.locate import Locator
 
     require_tool("qemu-system-arm")
     if Locator().which("gdb") is None:

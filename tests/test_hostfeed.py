@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from asc_toolchain.codegen import hostbuild
-from asc_toolchain.errors import SerialError
-from asc_toolchain.hostfeed import (END, INFO, MAX_PAYLOAD, PCM, START, FeedSession, FrameDecoder,
+from asc_toolchain.core.errors import SerialError
+from asc_toolchain.deploy.serial.hostfeed import (END, INFO, MAX_PAYLOAD, PCM, START, FeedSession, FrameDecoder,
                                     crc16, encode_frame, pcm_blocks, to_int16)
-from asc_toolchain.resultline import parse_line
+from asc_toolchain.deploy.serial.resultline import parse_line
 
 FIRMWARE = Path(__file__).resolve().parents[1] / "firmware"
 

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from asc_toolchain.errors import SerialError
-from asc_toolchain.monitor import LineSplitter, Stats
-from asc_toolchain.serialport import PortInfo, explain, find_port
+from asc_toolchain.core.errors import SerialError
+from asc_toolchain.deploy.serial.monitor import LineSplitter, Stats
+from asc_toolchain.deploy.serial.port import PortInfo, explain, find_port
 
 BOOT = {"type": "boot", "board": "b-l475e-iot01a", "model": "0123456789abcdef", "classes": ["indoor", "outdoor", "vehicle"],
         "fw": "asc-fw/test"}

@@ -51,8 +51,8 @@ def test_quantize_json_on_stdout_only(quantized_run, tmp_path, cli):
 
 
 def test_missing_tflite_micro_names_the_package(monkeypatch):
-    from asc_toolchain.errors import ToolMissingError
-    from asc_toolchain.quantize import TFLM_PACKAGE, tflm_runtime
+    from asc_toolchain.core.errors import ToolMissingError
+    from asc_toolchain.asc.quantize import TFLM_PACKAGE, tflm_runtime
 
     monkeypatch.setitem(sys.modules, "tflite_micro", None)
     monkeypatch.setitem(sys.modules, "tflite_micro.python.tflite_micro", None)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from asc_toolchain.runs import Run, read_split
+from asc_toolchain.core.runs import Run, read_split
 from conftest import ASC_META, SHARED_DATA, require_shared
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]

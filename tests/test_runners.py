@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from asc_toolchain.boards import load_board
-from asc_toolchain.errors import ConfigError, ToolFailedError, ToolMissingError
-from asc_toolchain.executor import Executor, RecordingExecutor
-from asc_toolchain.locate import FixedLocator, Locator
-from asc_toolchain.runners import RUNNERS, RunnerConfig, board_runners, make_runner
-from asc_toolchain.runners.mass_storage import find_drives
+from asc_toolchain.core.errors import ConfigError, ToolFailedError, ToolMissingError
+from asc_toolchain.core.executor import Executor, RecordingExecutor
+from asc_toolchain.core.locate import FixedLocator, Locator
+from asc_toolchain.deploy.runners import RUNNERS, RunnerConfig, board_runners, make_runner
+from asc_toolchain.deploy.runners.mass_storage import find_drives
 
 TOOLS = {"st-flash": "/t/st-flash", "openocd": "/t/openocd", "cubeprogrammer": "/t/STM32_Programmer_CLI",
          "pyocd": "/t/pyocd", "gdb": "/t/gdb-multiarch", "qemu": "/t/qemu-system-arm",
@@ -100,7 +100,7 @@ def test_exact_command_lines(name, args, action, expected, image):
 
 
 def test_qemu_runner_reuses_the_emulate_stage_command(image):
-    from asc_toolchain.emulate import qemu_command
+    from asc_toolchain.deploy.emulate import qemu_command
 
     got = commands_of("qemu", {"timeout": 5, "serial_port": 4555}, image)[-1]
     assert got == qemu_command("/t/qemu-system-arm", image, "b-l475e-iot01a", 4555)

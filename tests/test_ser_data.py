@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asc_toolchain.errors import ConfigError, DataError
+from asc_toolchain.core.errors import ConfigError, DataError
 from asc_toolchain.ser.data import load_ser_items, parse_name
 from conftest import SER_META, require_shared
 
@@ -83,7 +83,7 @@ def test_no_wanted_label_names_the_set(tmp_path):
 @pytest.mark.data
 def test_shared_csv_counts_and_speaker_independent_split():
     require_shared(SER_META)
-    from asc_toolchain.split import split_by_group
+    from asc_toolchain.data.split import split_by_group
 
     data = load_ser_items(SER_META, SER_META.parent.parent)
     assert len(data.items) == 1451 and dict(data.dropped) == {"calm": 192}

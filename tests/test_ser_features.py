@@ -85,7 +85,7 @@ def test_numpy_fft_path_matches_scipy_path(monkeypatch):
 @pytest.mark.data
 def test_each_channel_matches_librosa_on_real_speech():
     require_shared(SER_META)
-    from asc_toolchain.audio import load_audio
+    from asc_toolchain.data.audio import load_audio
 
     root = SER_META.parent
     files = sorted(root.glob("ravdess/Actor_0[12]/*.flac"))[:8] + sorted(root.glob("emodb/*.flac"))[:8]

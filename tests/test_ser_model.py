@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from asc_toolchain.errors import ConfigError, DataError
+from asc_toolchain.core.errors import ConfigError, DataError
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_unsupported_layer_is_named():
 
 
 def test_shared_train_settings_map_onto_the_ser_config(monkeypatch):
-    from asc_toolchain import config
+    from asc_toolchain.core import config
     from asc_toolchain.ser.train import SerTrainConfig
 
     cfg = SerTrainConfig.from_settings({"augment": "none", "batch_size": 256, "epochs": 5, "filters": "16,16"})

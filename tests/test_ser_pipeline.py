@@ -218,7 +218,7 @@ def test_bench_ser_infer_and_features_report_their_units(ser_run, cli):
     assert code == 0, err
     r = json.loads(out)
     assert r["onnxruntime_cpu_latency_ms"] > 0 and "tensorrt" in " ".join(r)
-    from asc_toolchain.ser.bench import bench_ser_features
+    from asc_toolchain.bench.ser import bench_ser_features
 
     r = bench_ser_features(windows=3, repeats=1)
     assert r["ms_per_window"] > 0 and r["ratio_vs_librosa"] > 0 and r["max_abs_diff_logmel_unit"] <= 1e-4

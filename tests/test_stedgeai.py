@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from asc_toolchain import stedgeai
-from asc_toolchain.executor import RecordingExecutor
-from asc_toolchain.errors import ToolFailedError, ToolMissingError
+from asc_toolchain.codegen import stedgeai
+from asc_toolchain.core.executor import RecordingExecutor
+from asc_toolchain.core.errors import ToolFailedError, ToolMissingError
 
 REPORT = Path(__file__).parent / "data" / "stedgeai_report.txt"
 

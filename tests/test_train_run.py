@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from asc_toolchain.runs import Run, read_split
+from asc_toolchain.core.runs import Run, read_split
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,7 @@ def test_evaluate_test_split_reproduces_training_metrics(synth_run, cli):
 
 
 def test_evaluate_unseen_recordings_from_a_csv(synth_run, cli, tmp_path):
-    from asc_toolchain.recipes.synth import make_synth_dataset
+    from asc_toolchain.data.synth import make_synth_dataset
 
     other = make_synth_dataset(tmp_path / "other", per_class=3, seconds=3.0, seed=99)
     code, out, err = cli("evaluate", "--run", synth_run, "--data", other / "metadata.csv",
@@ -67,7 +67,7 @@ def test_interrupted_run_leaves_older_run_untouched(synth_run, synth_dir, tmp_pa
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    import asc_toolchain.report as report
+    import asc_toolchain.core.plots as report
 
     monkeypatch.setattr(report, "plot_history", interrupted)
     code, out, err = cli("train", "--data", synth_dir / "metadata.csv", "--out", old, "--epochs", "1")

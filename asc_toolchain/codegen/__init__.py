@@ -1,1 +1,3 @@
-"""C code generation: the network (int8 kernels) and the feature front end, from a run."""
+"""C code generation: tflite reader → IR → lowering → kernel choice + arena planner → render;
+the feature front end in C; validation against TFLite Micro; ST Edge AI Core as an alternative backend.
+"""

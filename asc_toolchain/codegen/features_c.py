@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..features import FeatureParams, Scaler, hann_window, mel_filterbank
+from ..core.errors import ConfigError
+from ..asc.features import FeatureParams, Scaler, hann_window, mel_filterbank
 from . import features_asm, hostbuild
 from .render import c_float, render
 

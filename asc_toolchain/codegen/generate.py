@@ -12,8 +12,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..errors import ConfigError
-from ..quantize import MODEL_FILE, io_quantization
+from ..core.errors import ConfigError
+from ..asc.quantize import MODEL_FILE, io_quantization
 from .network import generate_network_c, model_hash
 
 BACKENDS = ("builtin", "stedgeai")
@@ -51,7 +51,7 @@ def _generate_into(tmp: Path, run, model_path: Path, tflite: bytes, backend: str
     if backend == "builtin":
         report = generate_network_c(tflite, tmp, names, source=f"{run.path.name}/{MODEL_FILE}")
     else:
-        from .. import stedgeai
+        from . import stedgeai
 
         report = stedgeai.generate(model_path, tmp, stedgeai_dir=st["stedgeai_dir"],
                                    extra_args=st["stedgeai_args"], executor=st["executor"])
@@ -66,7 +66,7 @@ def _generate_into(tmp: Path, run, model_path: Path, tflite: bytes, backend: str
 
 
 def _budget(report: dict, run, board: str, check_ram: bool) -> dict:
-    from .. import budget
+    from ..deploy import budget
     from ..boards import load_board
 
     if check_ram:

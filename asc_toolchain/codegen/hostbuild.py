@@ -14,8 +14,8 @@ import os
 import shutil
 from pathlib import Path
 
-from ..errors import ToolMissingError
-from ..executor import Executor
+from ..core.errors import ToolMissingError
+from ..core.executor import Executor
 
 HOST_CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-Wdouble-promotion", "-O2")
 SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g",

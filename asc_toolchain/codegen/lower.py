@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import DataError
+from ..core.errors import DataError
 from .kernels import choose_kernels, fuse_conv_pairs
 from .planner import Buffer, plan
 from .tflite_model import Operator, Tensor, TfliteModel

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from ..core.errors import DataError
 from .lower import Network, Step, lower
 from .render import c_float, check_identifier, render
 from .tflite_model import read_tflite

@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from .. import __version__
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 
 _C_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _C_KEYWORDS = frozenset("""auto break case char const continue default do double else enum extern

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .. import config as cfgmod
+from ..core import config as cfgmod
 from .output import emit as _emit
 from .output import err as _err
 
@@ -19,8 +19,8 @@ from .output import err as _err
 @click.option("--json", "as_json", is_flag=True, help="Print the quantization report as JSON on stdout.")
 def quantize(run_dir, representative, seed, as_json):
     """Full-integer int8 model (RUN/model_int8.tflite) and the float→int8 accuracy report."""
-    from ..quantize import REPORT_FILE, quantize as run_quantize
-    from ..runs import Run
+    from ..asc.quantize import REPORT_FILE, quantize as run_quantize
+    from ..core.runs import Run
 
     run = Run.open(run_dir)
     path = run_quantize(run, representative_count=representative, seed=seed)
@@ -52,7 +52,7 @@ def _print_quant(r: dict) -> None:
 def generate_c(obj, run_dir, backend, board, check_ram, out, stedgeai_args, as_json, **options):
     """Generate asc.h/asc.c/asc_data.h/asc_data.c + kernels + the feature front end in C."""
     from ..codegen.generate import generate_c as run_generate
-    from ..runs import Run
+    from ..core.runs import Run
 
     settings = cfgmod.values(cfgmod.resolve(options, (obj or {}).get("config_path")))
     report = run_generate(Run.open(run_dir), out, backend=backend, board=board, check_ram=check_ram,
@@ -77,8 +77,8 @@ def _print_generate(r: dict) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 def validate(run_dir, c_dir, sanitize, as_json):
     """Generated C vs TFLite Micro on every test window, features included."""
-    from ..runs import Run
-    from ..validate import validate as run_validate
+    from ..core.runs import Run
+    from ..codegen.validate import validate as run_validate
 
     report = run_validate(Run.open(run_dir), c_dir, sanitize=sanitize)
     _emit(report, as_json, _print_validate)

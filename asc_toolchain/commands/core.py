@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .. import config as cfgmod
+from ..core import config as cfgmod
 from .output import emit, err
 
 TRAIN_OPTIONS = ("epochs", "batch_size", "optimizer", "learning_rate", "patience", "seed", "max_seconds",
@@ -35,7 +35,7 @@ def train(obj, data, root, out, target, skip_bad, test_fold, as_json, **options)
         path, result = train_ser(data=data, root=root, out=out, settings=settings, skip_bad=skip_bad,
                                  test_fold=test_fold)
     else:
-        from ..train import train_asc
+        from ..asc.train import train_asc
 
         path, result = train_asc(data, out, settings, root=root, skip_bad=skip_bad, test_fold=test_fold)
     for p, reason in result.get("skipped", []):
@@ -59,10 +59,10 @@ def train(obj, data, root, out, target, skip_bad, test_fold, as_json, **options)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 def evaluate(run_dir, data, root, engine, split, skip_bad, as_json):
     """Score a run on recordings: accuracy, macro-F1, UAR, per-class recall, confusion matrix."""
-    from ..datasets import load_items
-    from ..evaluate import evaluate as run_evaluate
-    from ..labelmaps import LabelMap
-    from ..runs import Run
+    from ..data.datasets import load_items
+    from ..evaluate.engines import evaluate as run_evaluate
+    from ..data.labelmaps import LabelMap
+    from ..core.runs import Run
 
     run = Run.open(run_dir)
     if run.target == "jetson-ser":
@@ -109,7 +109,7 @@ def datasets():
 @click.option("--seed", default=0, show_default=True, type=int)
 def datasets_synth(out, per_class, seconds, seed):
     """Make a small SYNTHETIC three-class scene set (babble+hum / wind+birds+traffic / engine+rumble)."""
-    from ..recipes.synth import make_synth_dataset
+    from ..data.synth import make_synth_dataset
 
     path = make_synth_dataset(out, per_class, seconds, seed)
     err(f"wrote {3 * per_class} synthetic recordings ({seconds:g} s each) to {path}; list: {path}/metadata.csv")
@@ -139,7 +139,7 @@ def config_show(obj, as_json):
 @click.option("--json", "as_json", is_flag=True)
 def doctor(as_json):
     """Check Python packages and external tools; say how to install what is missing."""
-    from ..doctor import check_packages, check_tools
+    from ..core.doctor import check_packages, check_tools
 
     data = {"python": sys.version.split()[0], "packages": check_packages(), "tools": check_tools()}
     if as_json:

@@ -19,7 +19,7 @@ from .output import err as _err
 @click.option("--json", "as_json", is_flag=True, help="Print the memory report as JSON on stdout.")
 def build(run_dir, board, build_dir, c_dir, stack_size, jobs, as_json):
     """Build the board firmware (ELF, BIN, HEX) and report RAM and flash against the board."""
-    from ..build import build as run_build
+    from ..deploy.build import build as run_build
 
     report = run_build(run_dir, board, build_dir, c_dir, stack_size=stack_size, jobs=jobs)
     _emit(report, as_json, _print_build)
@@ -50,13 +50,13 @@ def _print_build(r: dict) -> None:
 def emulate(elf, audio, run_dir, board, sample_rate, max_seconds, timeout_s, as_json):
     """Run the firmware ELF in QEMU's B-L475E-IOT01A, feed audio over USART1, print its results."""
     from ..boards import load_board
-    from ..emulate import compare_with_host, emulate as run_emulate, load_clips
-    from ..errors import ConfigError
+    from ..deploy.emulate import compare_with_host, emulate as run_emulate, load_clips
+    from ..core.errors import ConfigError
 
     run = None
     if run_dir:
-        from ..build import default_elf
-        from ..runs import Run
+        from ..deploy.build import default_elf
+        from ..core.runs import Run
 
         run = Run.open(run_dir)
         elf = elf or str(default_elf(run))

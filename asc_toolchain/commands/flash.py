@@ -6,8 +6,8 @@ import json
 
 import click
 
-from ..runners import OPTIONS, RUNNERS
-from ..config import as_bool
+from ..deploy.runners import OPTIONS, RUNNERS
+from ..core.config import as_bool
 from .output import err as _err
 
 
@@ -37,7 +37,7 @@ def runner_options(func):
 def flash(board, runner, elf, run_dir, action, dry_run, list_runners, as_json, **options):
     """Put the firmware on the board with a flash runner (stlink, openocd, cubeprogrammer, pyocd,
     mass-storage, gdb) or start the emulated board (qemu)."""
-    from ..runners import describe_runners, flash as run_flash
+    from ..deploy.runners import describe_runners, flash as run_flash
 
     if list_runners:
         rows = describe_runners(board)
@@ -84,8 +84,8 @@ def monitor():
 def serial(port, baud, board, audio, run_dir, max_seconds, log_path, count, duration, reconnect_timeout,
            list_ports, quiet, as_json):
     """Show the firmware's classifications live; log them; with --feed, test it with known audio."""
-    from ..monitor import monitor_serial
-    from ..serialport import list_ports as ports
+    from ..deploy.serial.monitor import monitor_serial
+    from ..deploy.serial.port import list_ports as ports
 
     if list_ports:
         found = ports()

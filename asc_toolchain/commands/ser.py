@@ -60,7 +60,7 @@ def engine(run_dir, precision, force, as_json):
     """Build a TensorRT engine (cached by TensorRT version, GPU and precision) and validate it.
 
     Without the tensorrt package: prints the equivalent trtexec command on stdout and exits 2."""
-    from ..errors import ToolMissingError
+    from ..core.errors import ToolMissingError
     from ..ser.engine import build_engine
 
     try:
@@ -96,7 +96,7 @@ def engine(run_dir, precision, force, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print the summary (events, latency) as JSON on stdout.")
 def listen(run_dir, input_device, list_devices, audio_file, seconds, engine_name, as_json, **opts):
     """Real-time speech emotion recognition with mitigation (microphone or --file)."""
-    from ..errors import ConfigError
+    from ..core.errors import ConfigError
     from ..ser import listen as L
 
     if list_devices:

@@ -14,8 +14,8 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
-from ..errors import ConfigError
-from ..runs import atomic_folder
+from ..core.errors import ConfigError
+from ..core.runs import atomic_folder
 from . import features as F
 from .engine import WORKSPACE_MB
 from .export import export_onnx, onnx_path, open_ser_run

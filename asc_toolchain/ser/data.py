@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import DataError
+from ..core.errors import DataError
 
 SER7 = ("happiness", "anger", "sadness", "neutral", "fear", "disgust", "surprise")
 TOP4 = ("happiness", "anger", "neutral", "sadness")
@@ -56,7 +56,7 @@ class SerData:
 
 def class_set(name: str) -> tuple:
     """The emotion set for '7' or 'top4'."""
-    from ..errors import ConfigError
+    from ..core.errors import ConfigError
 
     if str(name).lower() not in CLASS_SETS:
         raise ConfigError(f"unknown emotion set {name!r}", "use 7 (all seven emotions) or top4")
@@ -105,7 +105,7 @@ def _has_class_folders(folder: Path) -> bool:
 
 
 def _named_files(folder: Path) -> list:
-    from ..datasets import AUDIO_SUFFIXES
+    from ..data.datasets import AUDIO_SUFFIXES
 
     out, unnamed = [], []
     for path in sorted(folder.rglob("*")):
@@ -129,7 +129,7 @@ def _named_files(folder: Path) -> list:
 
 def _via_datasets(data: Path, root, skip_bad: bool):
     """CSV or class folders through the shared reader; labels kept raw, speaker from names."""
-    from ..datasets import infer_group, load_items
+    from ..data.datasets import infer_group, load_items
 
     passthrough = _PassThrough("ser-raw", (), {})
     skipped: list = []

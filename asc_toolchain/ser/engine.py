@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, ToolFailedError, ToolMissingError
+from ..core.errors import ConfigError, ToolFailedError, ToolMissingError
 from .export import export_onnx, onnx_path, open_ser_run, parity_windows
 
 PRECISIONS = ("fp32", "fp16")
@@ -80,7 +80,7 @@ def build_engine(run_dir, precision: str = "fp16", force: bool = False) -> dict:
     report = validate_engine(run, path)
     report.update({"engine": str(path), "precision": precision, "tensorrt": trt.__version__,
                    "gpu": gpu_name(), "build_s": built_s, "cached": built_s is None})
-    from ..runs import write_json
+    from ..core.runs import write_json
 
     write_json(path.with_suffix(".json"), report)
     return report

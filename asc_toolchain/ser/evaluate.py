@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..metrics import full_report
+from ..evaluate.metrics import full_report
 from .data import TOP4
 
 
@@ -66,7 +66,7 @@ def evaluate_ser(run_dir, data=None, root=None, engine: str = "keras", split: st
     """Score a jetson-ser run with ``engine`` ('keras' or 'onnx') on ``data`` (default: its split).
 
     The report has the same shape as metrics.json (window/clip, top4, per_corpus, summary)."""
-    from ..errors import ConfigError
+    from ..core.errors import ConfigError
     from .data import SerItem, load_ser_items, parse_name
     from .export import open_ser_run
     from .windows import ser_windows

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import RunError, ToolFailedError, ToolMissingError
+from ..core.errors import RunError, ToolFailedError, ToolMissingError
 from .onnx_graph import OPSET, keras_to_onnx
 
 PARITY_TOLERANCE = 1e-4
@@ -22,7 +22,7 @@ ONNX_FILES = {"NCHW": "model.onnx", "NHWC": "model_nhwc.onnx"}
 
 def open_ser_run(path):
     """The run at ``path``; RunError unless it was trained for jetson-ser."""
-    from ..runs import Run
+    from ..core.runs import Run
 
     run = Run.open(path)
     if run.target != "jetson-ser":
@@ -48,7 +48,7 @@ def require(module: str, package: str):
 
 def parity_windows(run, count: int = 6) -> tuple[np.ndarray, str]:
     """(count, 3, 128, 128) feature windows from the run's test speakers, and where they came from."""
-    from ..runs import read_split
+    from ..core.runs import read_split
     from .windows import utterance_windows
 
     rows = [it for it, split in read_split(run.path / "split.csv") if split == "test"] \
@@ -90,7 +90,7 @@ def export_onnx(run_dir, layout: str = "NCHW", windows: int = 6) -> dict:
 
 def _write(folder: Path, name: str, payload: bytes, report: dict) -> None:
     """Model and report each via a temporary file + rename: never half a file."""
-    from ..runs import write_json
+    from ..core.runs import write_json
 
     folder.mkdir(exist_ok=True)
     tmp = folder / f".{name}.tmp"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from ..errors import ConfigError, DataError, ToolMissingError
+from ..core.errors import ConfigError, DataError, ToolMissingError
 from .data import NEGATIVE
 from .runtime import DEFAULTS, Action, Listener
 
@@ -94,7 +94,7 @@ def listen(run_dir, file=None, input_device=None, seconds=None, engine="onnx", s
 
 
 def _file_signal(file):
-    from ..audio import load_audio
+    from ..data.audio import load_audio
     from .features import SAMPLE_RATE, WINDOW_SAMPLES
 
     signal = load_audio(file)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, DataError
+from ..core.errors import ConfigError, DataError
 
 BLOCKS = (3, 4, 6, 3)
 BN_MOMENTUM = 0.9

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..audio import load_audio
+from ..data.audio import load_audio
 from . import features as F
 
 
@@ -43,7 +43,7 @@ def ser_windows(items: list, class_names, step_s: float = 0.5, max_windows: int 
 
 
 def _windows(items, class_names, step_s, max_windows, skip_bad, skipped, desc) -> SerWindows:
-    from ..pipeline import collect_windows
+    from ..asc.windows import collect_windows
 
     x, y, clip, kept = collect_windows(items, class_names,
                                        lambda item: utterance_windows(item.path, step_s, max_windows),

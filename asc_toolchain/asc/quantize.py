@@ -1,0 +1,184 @@
+"""Full-integer int8 post-training quantization of a run's Keras model, checked with TFLite Micro.
+
+`quantize(run)` writes RUN/model_int8.tflite (int8 input and output, batch fixed to 1, weights
+per channel, calibrated on a seeded sample of standardized training windows) and
+RUN/quant_report.json: float vs int8 accuracy and macro-F1 on the test split, the int8 side
+computed by TFLite Micro's reference kernels (the golden reference), and how many test windows
+change their argmax.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..core.errors import RunError, ToolMissingError
+
+TFLM_PACKAGE = "tflite-micro==0.dev20261023182759"
+MODEL_FILE = "model_int8.tflite"
+REPORT_FILE = "quant_report.json"
+
+
+def fixed_batch_model(model):
+    """A copy of ``model`` whose input batch is fixed to 1 (no SHAPE/STRIDED_SLICE/PACK ops)."""
+    import keras
+
+    shape = tuple(model.inputs[0].shape[1:])
+    inp = keras.Input(shape=shape, batch_size=1, name=model.inputs[0].name.split(":")[0])
+    clone = keras.models.clone_model(model, input_tensors=inp)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def convert_int8(model, representative: np.ndarray) -> bytes:
+    """Convert a Keras model to full-integer int8 TFLite calibrated on ``representative``.
+
+    ``representative`` holds float inputs (n, *input_shape) as the model sees them.
+    """
+    import tensorflow as tf
+
+    fixed = fixed_batch_model(model)
+    data = np.asarray(representative, np.float32).reshape((-1, *fixed.inputs[0].shape[1:]))
+
+    def samples():
+        for x in data:
+            yield [x[None]]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(fixed)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = samples
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    # The Keras export prints "Saved artifact at ..." on stdout, where --json output goes.
+    with contextlib.redirect_stdout(sys.stderr):
+        return converter.convert()
+
+
+def tflm_runtime():
+    """TFLite Micro's Python runtime; ToolMissingError naming the pinned package if absent."""
+    try:
+        from tflite_micro.python.tflite_micro import runtime
+    except ImportError:
+        raise ToolMissingError("TFLite Micro (the int8 reference) is not installed",
+                               f"pip install '{TFLM_PACKAGE}'") from None
+    return runtime
+
+
+def io_quantization(tflite: bytes) -> dict:
+    """Input/output scale and zero point of an int8 model."""
+    from ..codegen.tflite_model import read_tflite
+
+    m = read_tflite(tflite)
+    i, o = m.tensor(m.inputs[0]), m.tensor(m.outputs[0])
+    return {"input_scale": float(i.scales[0]), "input_zero_point": int(i.zero_points[0]),
+            "output_scale": float(o.scales[0]), "output_zero_point": int(o.zero_points[0]),
+            "input_shape": list(i.shape), "output_shape": list(o.shape)}
+
+
+def quantize_inputs(x_std: np.ndarray, tflite: bytes) -> np.ndarray:
+    """Standardized float windows -> the int8 input tensors, exactly as the C front end does."""
+    from ..codegen.features_c import quantize_input
+
+    q = io_quantization(tflite)
+    return quantize_input(x_std, q["input_scale"], q["input_zero_point"])
+
+
+def tflm_outputs(tflite: bytes, x_int8: np.ndarray) -> np.ndarray:
+    """Run TFLite Micro's reference interpreter on every int8 input; (n, outputs) int8."""
+    interp = tflm_runtime().Interpreter.from_bytes(bytes(tflite))
+    shape = tuple(int(s) for s in interp.get_input_details(0)["shape"])
+    outs = []
+    for x in np.asarray(x_int8, np.int8).reshape((-1, *shape[1:])):
+        interp.set_input(x.reshape(shape), 0)
+        interp.invoke()
+        outs.append(np.array(interp.get_output(0)).reshape(-1))
+    return np.stack(outs) if outs else np.zeros((0, 0), np.int8)
+
+
+def tflite_outputs(tflite: bytes, x_int8: np.ndarray) -> np.ndarray:
+    """The stock TFLite interpreter's outputs (optimized kernels; may differ by 1 LSB)."""
+    import tensorflow as tf
+
+    interp = tf.lite.Interpreter(model_content=bytes(tflite))
+    interp.allocate_tensors()
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    outs = []
+    for x in np.asarray(x_int8, np.int8).reshape((-1, *inp["shape"][1:])):
+        interp.set_tensor(inp["index"], x.reshape(inp["shape"]))
+        interp.invoke()
+        outs.append(interp.get_tensor(out["index"]).reshape(-1).copy())
+    return np.stack(outs)
+
+
+def representative_sample(x: np.ndarray, count: int = 300, seed: int = 0) -> np.ndarray:
+    """A seeded sample of ``count`` windows (all of them if there are fewer)."""
+    if len(x) <= count:
+        return x
+    idx = np.sort(np.random.default_rng(seed).choice(len(x), size=count, replace=False))
+    return x[idx]
+
+
+def quantize(run, representative_count: int = 300, seed: int = 0) -> Path:
+    """Write RUN/model_int8.tflite and RUN/quant_report.json; return the model path."""
+    from .windows import window_features
+    from ..core.runs import write_json
+
+    tflm_runtime()                                   # fail before the slow part if missing
+    if run.target != "stm32-asc":
+        raise RunError(f"{run.path}: target {run.target!r} has no int8 microcontroller build",
+                       "quantize runs trained with --target stm32-asc")
+    max_s = run.manifest.get("training", {}).get("max_seconds")
+    scaler, params = run.scaler(), run.feature_params
+    train = window_features(run.items("train"), run.class_names, params, scaler, max_s, desc="calibration")
+    model = run.load_keras()
+    tflite = convert_int8(model, representative_sample(train.x, representative_count, seed)[..., None])
+    path = run.path / MODEL_FILE
+    tmp = path.with_name(f".{MODEL_FILE}.tmp")
+    tmp.write_bytes(tflite)
+    tmp.replace(path)
+    test = window_features(run.items("test"), run.class_names, params, scaler, max_s, desc="test")
+    report = compare_float_int8(model, tflite, test.x, test.y, run.class_names)
+    report.update(representative_windows=min(representative_count, len(train.x)),
+                  representative_seed=seed, model_file=MODEL_FILE, model_bytes=len(tflite),
+                  model_sha256=hashlib.sha256(tflite).hexdigest(), versions=versions())
+    write_json(run.path / REPORT_FILE, report)
+    return path
+
+
+def compare_float_int8(model, tflite: bytes, x_std: np.ndarray, y: np.ndarray, class_names) -> dict:
+    """Float (Keras) vs int8 (TFLite Micro) accuracy/macro-F1 and argmax changes per window."""
+    from ..evaluate.metrics import scores_report
+
+    float_pred = model.predict(x_std[..., None], batch_size=1024, verbose=0).argmax(axis=1)
+    int8_pred = tflm_outputs(tflite, quantize_inputs(x_std, tflite)).argmax(axis=1)
+    f, q = scores_report(y, float_pred, class_names), scores_report(y, int8_pred, class_names)
+    changed = int(np.sum(float_pred != int8_pred))
+    return {"split": "test", "n_windows": int(len(y)),
+            "float": {k: f[k] for k in ("accuracy", "macro_f1", "uar")},
+            "int8": {k: q[k] for k in ("accuracy", "macro_f1", "uar")},
+            "int8_engine": "tflm",
+            "argmax_changed": changed,
+            "argmax_changed_pct": round(100.0 * changed / max(1, len(y)), 3),
+            **io_quantization(tflite)}
+
+
+def versions() -> dict:
+    """Versions of the converter and the reference runtime used (TensorFlow under its own key
+    whichever wheel, tensorflow or tensorflow-cpu, provides it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for key, dists in (("tensorflow", ("tensorflow", "tensorflow-cpu")), ("keras", ("keras",)),
+                       ("tflite-micro", ("tflite-micro",))):
+        for dist in dists:
+            try:
+                out[key] = version(dist)
+                break
+            except PackageNotFoundError:
+                continue
+    return out

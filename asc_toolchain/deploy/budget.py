@@ -1,0 +1,69 @@
+"""RAM and flash budget of the generated network + feature front end against a board file.
+
+Checked before anything is compiled. Estimated RAM = network activations + the int8 input and
+output tensors + the feature front end's state (``features_c.ram_bytes``) + one block of audio
+samples + the firmware's own buffers + the stack reservation. Estimated flash = weights +
+requantization tables + network kernels' code + feature tables and code + the firmware's code.
+The RAM budget is the board's ``ram`` region (SRAM1 on the B-L475E-IOT01A); the real figures come
+later from the ELF (`asc-tool build`).
+"""
+
+from __future__ import annotations
+
+from ..boards import Board, load_board
+from .build import DEFAULT_STACK as STACK_RESERVE_BYTES  # the reservation `asc-tool build` links
+from ..core.errors import BudgetError
+from ..asc.features import FeatureParams
+
+# Firmware outside the generated code: UART lines, JSON writer, counters (rounded up).
+FIRMWARE_RAM_BYTES = 1024
+# Code of asc.c + asc_kernels.c for Cortex-M4 at -O2 (measured 3.1 kB on the seed model, rounded up).
+NETWORK_CODE_BYTES = 4096
+# Startup, board layer, serial, classifier loop, libm/libc pieces (rounded up).
+FIRMWARE_CODE_BYTES = 16384
+
+
+def estimate(net_report: dict, params: FeatureParams, board: Board) -> dict:
+    """RAM and flash estimates (bytes, itemized) and the board's limits."""
+    from ..codegen import features_c
+
+    ram = {"activations": int(net_report["activations_bytes"]),
+           "input_output": int(net_report.get("io_bytes", 0)),
+           "features": features_c.ram_bytes(params),
+           "audio_block": 2 * params.hop_length,
+           "firmware": FIRMWARE_RAM_BYTES,
+           "stack": STACK_RESERVE_BYTES}
+    flash = {"weights": int(net_report["weights_bytes"]),
+             "quant_params": int(net_report.get("quant_params_bytes", 0)),
+             "network_code": NETWORK_CODE_BYTES,
+             "features": features_c.flash_bytes_estimate(params),
+             "firmware_code": FIRMWARE_CODE_BYTES}
+    return {"board": board.name,
+            "ram": {"items": ram, "total_bytes": sum(ram.values()), "limit_bytes": board.ram.size},
+            "flash": {"items": flash, "total_bytes": sum(flash.values()),
+                      "limit_bytes": board.flash.size}}
+
+
+def check(net_report: dict, params: FeatureParams, board_name: str) -> dict:
+    """The estimate for ``board_name``; BudgetError naming the numbers when RAM or flash is over."""
+    board = load_board(board_name)
+    budget = estimate(net_report, params, board)
+    for kind, region in (("RAM", "ram"), ("flash", "flash")):
+        need, have = budget[region]["total_bytes"], budget[region]["limit_bytes"]
+        if need > have:
+            items = budget[region]["items"]
+            biggest = max(items, key=items.get)
+            raise BudgetError(
+                f"model needs {need:,} B of {kind}, {board.name} has {have:,} B "
+                f"({region} region), over by {need - have:,} B (largest part: {biggest} "
+                f"{items[biggest]:,} B)", _hint(region, biggest))
+    return budget
+
+
+def _hint(region: str, biggest: str) -> str:
+    if region == "ram" and biggest == "activations":
+        return ("shrink the largest feature map: fewer filters in the first Conv2D "
+                "(train --filters 8,16), or a max-pool right after each convolution")
+    if region == "flash" or biggest == "weights":
+        return "fewer weights: a smaller dense layer (train --dense-units) or fewer filters (--filters)"
+    return "reduce the feature window (fewer mel bands or columns) or the stack reservation"

@@ -1,0 +1,226 @@
+"""`asc-tool build`: configure and build the board firmware with CMake, report RAM and flash.
+
+The firmware sources (firmware/, CMakeLists.txt, cmake/arm-none-eabi.cmake) live beside the
+package in a source checkout. The board file gives every memory number (linker regions via
+CMake -D values), the clock and the baud; the run gives the generated C (RUN/c) and the sample
+rate. RAM and flash are read from the ELF's sections with pyelftools:
+flash = .isr_vector + .text + .rodata + .ARM.exidx + .init_array + .data (load image),
+RAM (SRAM1, the budget) = .data + .bss + .stack (the reservation), measured as their extent
+from the region base so alignment gaps count; SRAM2 is reported apart.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..boards import Board, load_board
+from ..core.executor import Executor
+from ..core.errors import BudgetError, ConfigError, RunError, ToolFailedError, ToolMissingError
+
+ELF_NAME = "asc_fw.elf"
+GENERATED_FILES = ("asc.h", "asc.c", "asc_data.h", "asc_data.c", "asc_features.h", "asc_features.c")
+FLASH_SECTIONS = (".isr_vector", ".text", ".rodata", ".ARM.exidx", ".init_array", ".data")
+RAM_SECTIONS = (".data", ".bss", ".stack")
+DEFAULT_STACK = 4096
+TOOLS = {"arm-none-eabi-gcc": "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi",
+         "arm-none-eabi-objcopy": "apt-get install binutils-arm-none-eabi",
+         "cmake": "apt-get install cmake (or pip install cmake)"}
+
+
+def source_root() -> Path:
+    """The folder holding CMakeLists.txt and firmware/ (ASC_TOOL_FIRMWARE_ROOT overrides)."""
+    root = Path(os.environ.get("ASC_TOOL_FIRMWARE_ROOT") or Path(__file__).resolve().parents[2])
+    if not (root / "CMakeLists.txt").is_file() or not (root / "firmware" / "src").is_dir():
+        raise ConfigError(f"{root}: firmware sources not found (CMakeLists.txt, firmware/src)",
+                          "run from a source checkout of asc-tool or set ASC_TOOL_FIRMWARE_ROOT")
+    return root
+
+
+def find_tools() -> dict[str, str]:
+    """Paths of the cross compiler, objcopy and cmake; ToolMissingError naming the package."""
+    found = {}
+    for name, hint in TOOLS.items():
+        path = shutil.which(name)
+        if not path:
+            raise ToolMissingError(f"{name} not found on PATH", hint)
+        found[name] = path
+    found["ninja"] = shutil.which("ninja") or ""
+    if not found["ninja"] and not shutil.which("make"):
+        raise ToolMissingError("neither ninja nor make found on PATH (CMake needs one)",
+                               "apt-get install ninja-build (or make)")
+    return found
+
+
+def board_defines(board: Board, sample_rate: int, stack_size: int = DEFAULT_STACK) -> dict[str, str]:
+    """The -D values CMake needs, all read from the board file (no second copy of a number)."""
+    if board.kind != "mcu":
+        raise ConfigError(f"board {board.name!r} is a {board.kind} board", "build firmware for an mcu board")
+    sram2 = board.memory.get("sram2")
+    mic = board_microphone(board)
+    defines = {
+        "ASC_BOARD_NAME": board.name,
+        "ASC_SYSCLK_HZ": str(int(board.cpu["max_clock_hz"])),
+        "ASC_UART_BAUD": str(int(board.serial.get("baud", 115200))),
+        "ASC_FLASH_BASE": hex(board.flash.base), "ASC_FLASH_SIZE": str(board.flash.size),
+        "ASC_RAM_BASE": hex(board.ram.base), "ASC_RAM_SIZE": str(board.ram.size),
+        "ASC_SRAM2_BASE": hex(sram2.base if sram2 else 0), "ASC_SRAM2_SIZE": str(sram2.size if sram2 else 0),
+        "ASC_STACK_SIZE": str(int(stack_size)),
+        "ASC_SAMPLE_RATE_HZ": str(int(sample_rate)),
+    }
+    for key, var in (("clock_min_hz", "ASC_MIC_MIN_HZ"), ("clock_max_hz", "ASC_MIC_MAX_HZ"),
+                     ("clock_target_hz", "ASC_MIC_TARGET_HZ")):
+        defines[var] = str(int(mic[key]))
+    return defines
+
+
+def board_microphone(board: Board) -> dict:
+    """The board file's ``microphone`` block (clock range of the PDM microphones)."""
+    import yaml
+
+    data = yaml.safe_load(board.path.read_text(encoding="utf-8")) if board.path else {}
+    mic = (data or {}).get("microphone") or {}
+    missing = [k for k in ("clock_min_hz", "clock_max_hz", "clock_target_hz") if k not in mic]
+    if missing:
+        raise ConfigError(f"{board.path}: microphone block lacks {', '.join(missing)}",
+                          "add microphone: {clock_min_hz, clock_max_hz, clock_target_hz} to the board file")
+    return mic
+
+
+def generated_dir(run, c_dir: str | Path | None = None) -> Path:
+    """RUN/c (or ``c_dir``) with every generated file the firmware needs; RunError if not."""
+    path = Path(c_dir) if c_dir else run.path / "c"
+    missing = [f for f in GENERATED_FILES if not (path / f).is_file()]
+    if missing:
+        raise RunError(f"{path}: missing generated C ({', '.join(missing)})",
+                       f"run `asc-tool generate-c --run {run.path} --out {path}` first")
+    return path.resolve()
+
+
+def default_elf(run) -> Path:
+    """RUN/build/asc_fw.elf; RunError with the build command when it is not there."""
+    elf = run.path / "build" / ELF_NAME
+    if not elf.is_file():
+        raise RunError(f"{elf}: no firmware built for this run",
+                       f"run `asc-tool build --run {run.path} --board b-l475e-iot01a` first")
+    return elf
+
+
+@dataclass
+class BuildConfig:
+    board: Board
+    gen_dir: Path
+    build_dir: Path
+    sample_rate: int = 16000
+    stack_size: int = DEFAULT_STACK
+    jobs: int = 2
+    extra_defines: dict = field(default_factory=dict)   # more -D values for CMake (test builds)
+
+
+def cmake_commands(cfg: BuildConfig, tools: dict[str, str]) -> list[list[str]]:
+    """The configure and build command lines."""
+    root = source_root()
+    generator = ["-G", "Ninja"] if tools.get("ninja") else ["-G", "Unix Makefiles"]
+    defines = {**board_defines(cfg.board, cfg.sample_rate, cfg.stack_size),
+               "ASC_GENERATED_DIR": str(cfg.gen_dir),
+               "CMAKE_TOOLCHAIN_FILE": str(root / "cmake" / "arm-none-eabi.cmake"), **cfg.extra_defines}
+    configure = [tools["cmake"], "-S", str(root), "-B", str(cfg.build_dir), *generator,
+                 *(f"-D{k}={v}" for k, v in defines.items())]
+    build = [tools["cmake"], "--build", str(cfg.build_dir), "-j", str(cfg.jobs)]
+    return [configure, build]
+
+
+def build_firmware(cfg: BuildConfig, executor: Executor | None = None) -> dict:
+    """Configure + build; return the memory report. BudgetError when it does not fit."""
+    tools = find_tools()
+    executor = executor or Executor()
+    cfg.build_dir.mkdir(parents=True, exist_ok=True)
+    for argv in cmake_commands(cfg, tools):
+        try:
+            executor.run(argv, timeout=600)
+        except ToolFailedError as exc:
+            raise _overflow_error(exc, cfg.board) or exc
+    elf = cfg.build_dir / ELF_NAME
+    report = memory_report(elf, cfg.board)
+    report.update(elf=str(elf), bin=str(elf.with_suffix(".bin")), hex=str(elf.with_suffix(".hex")),
+                  generated_dir=str(cfg.gen_dir), stack_reserved_bytes=cfg.stack_size)
+    check_budget(report, cfg.board)
+    return report
+
+
+_OVERFLOW = re.compile(r"region [`'](\w+)' overflowed by (\d+) bytes")
+
+
+def _overflow_error(exc: ToolFailedError, board: Board) -> BudgetError | None:
+    """The linker's overflow message turned into a BudgetError with the board's numbers."""
+    match = _OVERFLOW.search(str(exc))
+    if not match:
+        return None
+    region, over = match.group(1), int(match.group(2))
+    size = {"FLASH": board.flash.size, "RAM": board.ram.size}.get(region)
+    return BudgetError(f"firmware does not fit {board.name}: {region} overflowed by {over:,} B"
+                       + (f" (region is {size:,} B)" if size else ""),
+                       "shrink the model (fewer Conv2D filters or Dense units), or lower "
+                       "the stack reservation with --stack-size")
+
+
+def elf_sections(elf: Path) -> dict[str, tuple[int, int]]:
+    """Allocated sections of an ELF: name -> (address, size in bytes)."""
+    from elftools.elf.constants import SH_FLAGS
+    from elftools.elf.elffile import ELFFile
+
+    if not elf.is_file():
+        raise ConfigError(f"{elf}: ELF file not found", "build it with `asc-tool build`")
+    with open(elf, "rb") as fh:
+        return {s.name: (int(s["sh_addr"]), int(s["sh_size"])) for s in ELFFile(fh).iter_sections()
+                if s["sh_flags"] & SH_FLAGS.SHF_ALLOC and s["sh_size"]}
+
+
+def memory_report(elf: Path, board: Board) -> dict:
+    """Sections, flash_bytes, ram_bytes (SRAM1), sram2_bytes and the board's sizes.
+
+    RAM is the extent of .data, .bss and .stack from the region's base, so alignment gaps
+    count; flash is the sum of the sections stored in flash.
+    """
+    placed = elf_sections(elf)
+    sections = {name: size for name, (_, size) in placed.items()}
+    flash = sum(sections.get(s, 0) for s in FLASH_SECTIONS)
+    ends = [addr + size for name, (addr, size) in placed.items()
+            if name in RAM_SECTIONS and board.ram.base <= addr < board.ram.base + board.ram.size]
+    ram = max(ends, default=board.ram.base) - board.ram.base
+    return {"board": board.name, "sections": sections,
+            "flash_bytes": flash, "flash_size_bytes": board.flash.size,
+            "ram_bytes": ram, "ram_size_bytes": board.ram.size,
+            "sram2_bytes": sections.get(".sram2", 0),
+            "flash_pct": round(100.0 * flash / board.flash.size, 2),
+            "ram_pct": round(100.0 * ram / board.ram.size, 2)}
+
+
+def check_budget(report: dict, board: Board) -> None:
+    """BudgetError naming the numbers when RAM or flash exceed the board."""
+    for kind in ("ram", "flash"):
+        used, size = report[f"{kind}_bytes"], report[f"{kind}_size_bytes"]
+        if used > size:
+            raise BudgetError(f"firmware needs {used:,} B of {kind.upper()}; {board.name} has {size:,} B "
+                              f"({used - size:,} B over)",
+                              "shrink the model (fewer Conv2D filters or Dense units) or the stack")
+
+
+def build(run_dir: str | Path, board: str = "b-l475e-iot01a", build_dir: str | Path | None = None,
+          c_dir: str | Path | None = None, stack_size: int = DEFAULT_STACK, jobs: int = 2,
+          executor: Executor | None = None) -> dict:
+    """`asc-tool build`: the firmware for ``board`` from the run's generated C."""
+    from ..core.runs import Run
+
+    run = Run.open(run_dir)
+    if run.target != "stm32-asc":
+        raise RunError(f"{run.path} is a {run.target} run", "firmware is built for stm32-asc runs")
+    cfg = BuildConfig(board=load_board(board), gen_dir=generated_dir(run, c_dir),
+                      build_dir=Path(build_dir or run.path / "build").resolve(),
+                      sample_rate=run.feature_params.sample_rate, stack_size=stack_size, jobs=jobs)
+    report = build_firmware(cfg, executor)
+    report["run"] = str(run.path)
+    return report

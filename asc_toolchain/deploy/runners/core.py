@@ -1,0 +1,214 @@
+"""The runner base class: one subclass per flash tool, options declared once, checked in one place.
+
+A runner is built with ``Runner.create(config, args)``: ``config`` says what to flash where (board,
+ELF, executor, locator), ``args`` are option values given explicitly (board file or command line).
+The base class rejects an option the runner does not list in its capabilities, so no runner
+silently ignores a flag. ``run(command)`` runs one of the runner's commands (flash, erase, reset).
+
+Option precedence, lowest first: the declaration's default < the board file's ``runners.<name>``
+block < the environment (``ASC_TOOL_<OPTION>``) < the command line (see ``resolve_options``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from ...boards import Board
+from ...core.config import Option, as_bool
+from ...core.errors import ConfigError
+from ...core.executor import Executor
+from ...core.locate import Locator, tool as locate_tool
+
+
+GDB_SERVERS = ("generic", "openocd", "pyocd", "st-util", "qemu")
+
+# Every runner option, declared once: the board file keys, the environment variables and the
+# `asc-tool flash` flags all come from this list.
+OPTIONS = {o.name: o for o in [
+    Option("dev_id", str, None, "Serial number of the debug probe to use (when several are plugged in)."),
+    Option("erase", as_bool, False, "Erase the whole flash before writing."),
+    Option("verify", as_bool, True, "Read the flash back and compare it with the image."),
+    Option("reset", as_bool, True, "Reset the board and start the new firmware afterwards."),
+    Option("speed", int, None, "SWD clock in kHz (e.g. 4000)."),
+    Option("openocd_config", str, None, "OpenOCD board script (openocd runner)."),
+    Option("pyocd_target", str, None, "pyOCD target name (pyocd runner)."),
+    Option("cube_port", str, "SWD", "STM32CubeProgrammer connection port (cubeprogrammer runner)."),
+    Option("volume", str, None, "Volume name of the ST-LINK USB drive (mass-storage runner)."),
+    Option("drive", str, None, "Mount point of the ST-LINK drive; skips the search (mass-storage)."),
+    Option("gdb_remote", str, "localhost:1234", "GDB server to load through, host:port (gdb runner)."),
+    Option("gdb_server", click.Choice(GDB_SERVERS), "generic",
+           "Kind of GDB server; picks its reset command (gdb runner)."),
+    Option("serial_port", int, 4444, "TCP port of the emulated board's USART1 (qemu runner)."),
+    Option("gdb_port", int, 1234, "TCP port of QEMU's GDB server with --halt (qemu runner)."),
+    Option("halt", as_bool, False, "Start the emulated board halted with an empty flash and a GDB "
+           "server, for `--runner gdb --gdb-server qemu` to flash (qemu runner)."),
+    Option("timeout", float, None, "Seconds to wait: for the drive (mass-storage, default 30) or "
+           "before stopping the emulator (qemu, default 3600)."),
+]}
+
+
+def option(name: str) -> Option:
+    return OPTIONS[name]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a runner can do, as data: its commands, its options, the image it writes."""
+
+    commands: frozenset = frozenset({"flash"})
+    options: frozenset = frozenset()
+    image: str = "elf"                # "elf", "bin" or "none"
+    hardware: bool = True             # needs a physical board
+
+    def as_dict(self) -> dict:
+        return {"commands": sorted(self.commands), "options": sorted(self.options),
+                "image": self.image, "hardware": self.hardware}
+
+
+@dataclass
+class RunnerConfig:
+    """What to flash and how to run things; ``echo`` prints human lines (stderr)."""
+
+    board: Board
+    elf: Path | None = None
+    executor: Executor = field(default_factory=Executor)
+    locator: Locator = field(default_factory=Locator)
+    echo: Callable[[str], None] = print
+
+    @property
+    def dry_run(self) -> bool:
+        return self.executor.dry_run
+
+
+class Runner:
+    """Base class. Subclasses set NAME and CAPS and implement ``do_<command>``, or, for a tool
+    that does each command in one go, ``commands(command) -> [argv, ...]``."""
+
+    NAME = ""
+    CAPS = Capabilities()
+
+    def __init__(self, config: RunnerConfig, options: dict[str, Any]):
+        self.config = config
+        self.options = options
+
+    @classmethod
+    def name(cls) -> str:
+        return cls.NAME
+
+    @classmethod
+    def capabilities(cls) -> Capabilities:
+        return cls.CAPS
+
+    @classmethod
+    def create(cls, config: RunnerConfig, args: dict[str, Any]) -> "Runner":
+        """A runner with ``args`` (explicit values, None = unset) over the defaults.
+
+        ConfigError when an explicit option is one this runner does not support.
+        """
+        given = {k: v for k, v in args.items() if v is not None}
+        unsupported = sorted(k for k in given if k not in cls.CAPS.options)
+        if unsupported:
+            flags = ", ".join(OPTIONS[k].flag if k in OPTIONS else k for k in unsupported)
+            known = ", ".join(OPTIONS[k].flag for k in sorted(cls.CAPS.options)) or "none"
+            raise ConfigError(f"runner {cls.NAME!r} does not support {flags}",
+                              f"its options are: {known}; or pick another --runner")
+        values = {k: OPTIONS[k].default for k in cls.CAPS.options}
+        values.update(given)
+        return cls(config, values)
+
+    def run(self, command: str = "flash") -> None:
+        """Run ``command``; ConfigError when this runner cannot do it."""
+        if command not in self.CAPS.commands:
+            raise ConfigError(f"runner {self.NAME!r} cannot {command}",
+                              f"it can: {', '.join(sorted(self.CAPS.commands))}")
+        handler = getattr(self, "do_" + command.replace("-", "_"), None)
+        if handler is not None:
+            handler()
+        else:                       # a one-shot tool: its command lines say everything
+            self.execute(self.commands(command))
+
+    # -- helpers for subclasses -------------------------------------------------------------
+
+    def tool(self, key: str) -> str:
+        """The tool's path; ToolMissingError naming the package (a dry run notes it instead)."""
+        found = self.config.locator.which(key)
+        if found:
+            return found
+        if self.config.dry_run:
+            t = locate_tool(key)
+            self.config.echo(f"note: {t.programs[0]} is not installed ({t.install})")
+            return t.programs[0]
+        return self.config.locator.find(key)
+
+    def elf(self) -> Path:
+        elf = self.config.elf
+        if elf is None:
+            raise ConfigError(f"runner {self.NAME!r} needs a firmware image",
+                              "give --elf FILE or --run RUN (built with `asc-tool build`)")
+        if not elf.is_file() and not self.config.dry_run:
+            raise ConfigError(f"{elf}: ELF file not found",
+                              "build it with `asc-tool build --run RUN --board b-l475e-iot01a`")
+        return elf
+
+    def bin(self) -> Path:
+        """The raw image beside the ELF; made with objcopy when it is missing or older."""
+        elf = self.elf()
+        path = elf.with_suffix(".bin")
+        if path.is_file() and (not elf.is_file() or path.stat().st_mtime >= elf.stat().st_mtime):
+            return path
+        self.config.executor.run([self.tool("objcopy"), "-O", "binary", elf, path], timeout=60)
+        return path
+
+    def execute(self, argv_list: list[list]) -> None:
+        for argv in argv_list:
+            self.config.executor.run(argv, capture=True, timeout=self.options.get("timeout") or 600)
+
+
+def resolve_options(runner_cls: type[Runner], board: Board, cli_values: dict[str, Any],
+                    env: dict | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """Explicit option values for ``runner_cls`` and where each came from.
+
+    Board file < environment < command line; environment values for options the runner does
+    not have are ignored (they may be meant for another runner), board and command-line ones are
+    passed on so that ``create`` rejects them.
+    """
+    env = os.environ if env is None else env
+    block = board_runner_args(board, runner_cls.NAME)
+    values, sources = {}, {}
+    for name, value in block.items():
+        values[name], sources[name] = _convert(name, value, f"{board.path}: runners.{runner_cls.NAME}"), "board file"
+    for name in runner_cls.CAPS.options:
+        if OPTIONS[name].env in env:
+            values[name], sources[name] = _convert(name, env[OPTIONS[name].env], OPTIONS[name].env), "environment"
+    for name, value in cli_values.items():
+        if value is not None:
+            values[name], sources[name] = value, "command line"
+    return values, sources
+
+
+def board_runner_args(board: Board, name: str) -> dict[str, Any]:
+    """The board file's ``runners.<name>`` block; ConfigError for unknown keys."""
+    block = (board.runners or {}).get(name) or {}
+    if not isinstance(block, dict):
+        raise ConfigError(f"{board.path}: runners.{name} must be a mapping of option: value",
+                          f"options: {', '.join(sorted(OPTIONS))}")
+    unknown = sorted(k for k in block if k not in OPTIONS)
+    if unknown:
+        raise ConfigError(f"{board.path}: runners.{name} has unknown option(s) {', '.join(unknown)}",
+                          f"known: {', '.join(sorted(OPTIONS))}")
+    return dict(block)
+
+
+def _convert(name: str, value, where: str):
+    opt = OPTIONS[name]
+    try:
+        if isinstance(opt.type, click.Choice):
+            return opt.type.convert(str(value), None, None)
+        return opt.type(value)
+    except (ValueError, TypeError, click.BadParameter) as exc:
+        raise ConfigError(f"{where}: bad value {value!r} for {name} ({exc})", opt.help) from None

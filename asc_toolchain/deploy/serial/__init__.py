@@ -1,0 +1,2 @@
+"""The board's serial side: opening ports, the framed host feed, result lines, the monitor.
+"""

@@ -1,0 +1,2 @@
+"""Evaluation: one table of engines (who computes the predictions) and the metrics.
+"""
