@@ -3,7 +3,9 @@
  *   latency HCLK              -> wait states
  *   brr PCLK BAUD             -> BRR
  *   plan KERNEL FS MIN MAX TARGET -> div mic fosr order shift peak ckout chcfgr2 fcr  (or "none")
- *   sample WORD               -> int16 */
+ *   cr1 CHANNEL               -> FLTxCR1 before DFEN
+ *   sample WORD               -> int16
+ *   dc N X1 .. XN             -> the N samples through a fresh DC blocker, space-separated */
 #include <stdio.h>
 #include <string.h>
 #include "calc.h"
@@ -23,6 +25,26 @@ static void plan_line(unsigned long k, unsigned long fs, unsigned long lo, unsig
            (unsigned long)calc_dfsdm_fcr(&p));
 }
 
+static int dc_line(unsigned long n)
+{
+    static int16_t pcm[4096];
+    calc_dc_t st;
+    if (n > 4096u)
+        return 0;
+    for (unsigned long i = 0; i < n; i++) {
+        long v;
+        if (scanf("%ld", &v) != 1)
+            return 0;
+        pcm[i] = (int16_t)v;
+    }
+    calc_dc_init(&st);
+    calc_dc_block(&st, pcm, (uint32_t)n);
+    for (unsigned long i = 0; i < n; i++)
+        printf(i + 1 < n ? "%d " : "%d", pcm[i]);
+    putchar('\n');
+    return 1;
+}
+
 int main(void)
 {
     char cmd[16];
@@ -36,8 +58,12 @@ int main(void)
             printf("%lu\n", (unsigned long)calc_usart_brr((uint32_t)a, (uint32_t)b));
         else if (!strcmp(cmd, "plan") && scanf("%lu %lu %lu %lu %lu", &a, &b, &c, &d, &e) == 5)
             plan_line(a, b, c, d, e);
+        else if (!strcmp(cmd, "cr1") && scanf("%lu", &a) == 1)
+            printf("%lu\n", (unsigned long)calc_dfsdm_cr1((uint32_t)a));
         else if (!strcmp(cmd, "sample") && scanf("%lu", &a) == 1)
             printf("%d\n", (int)calc_dfsdm_sample((uint32_t)a));
+        else if (!strcmp(cmd, "dc") && scanf("%lu", &a) == 1 && dc_line(a))
+            continue;
         else
             return 2;
     }

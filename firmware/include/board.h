@@ -5,9 +5,13 @@
 
 #include <stdint.h>
 
-/* Switch SYSCLK from MSI to the PLL at target_hz. Every ready-bit wait is bounded (a loosely
- * modelled RCC must not hang the boot); returns the clock actually running. */
+/* SYSCLK from the PLL at target_hz, fed by MSI at 4 MHz trimmed by the 32.768 kHz crystal
+ * (LSE). Safe from any state: a running PLL (debugger load without reset) is left first.
+ * Every ready-bit wait is bounded (a loosely modelled RCC must not hang the boot; the LSE gets
+ * seconds, it needs ~2 s to start); returns the clock actually running. */
 uint32_t clock_init(uint32_t target_hz);
+/* 1 when the LSE started and trims MSI; 0 when MSI runs untrimmed (the boot line's "lse"). */
+int clock_lse(void);
 
 /* USART1 on PB6 (TX) / PB7 (RX), AF7, 8N1; received bytes go to a ring buffer by interrupt. */
 void uart_init(uint32_t pclk_hz, uint32_t baud);

@@ -1,6 +1,6 @@
-/* Pure arithmetic of the firmware's clock tree, USART and DFSDM setup (RM0351 facts).
- * No register access here, so the same file compiles for the host, where tests compare it
- * with asc_toolchain/dfsdm.py. */
+/* Pure arithmetic of the firmware's clock tree, USART and DFSDM setup (RM0351 facts) and of
+ * the microphone samples. No register access here, so the same file compiles for the host,
+ * where tests compare it with tests/dfsdm_oracle.py. */
 #ifndef ASC_CALC_H
 #define ASC_CALC_H
 
@@ -34,7 +34,25 @@ int calc_dfsdm_plan(uint32_t kernel_hz, uint32_t fs_hz, uint32_t mic_min_hz,
 uint32_t calc_dfsdm_ckout_bits(const dfsdm_plan_t *plan);
 uint32_t calc_dfsdm_chcfgr2(const dfsdm_plan_t *plan);
 uint32_t calc_dfsdm_fcr(const dfsdm_plan_t *plan);
+/* FLTxCR1 for continuous regular conversions of `channel` read by DMA, with DFEN = 0. FAST is
+ * set: only then is the output rate f_ckin / (FOSR * IOSR) (the plan's fs); with FAST = 0 it is
+ * f_ckin / (FOSR * (IOSR - 1 + FORD) + FORD + 1), a quarter of that for sinc4 (RM0351). */
+uint32_t calc_dfsdm_cr1(uint32_t channel);
 /* One DFSDM RDATAR word (24-bit sample in bits 31:8) to int16, saturating. */
 int16_t calc_dfsdm_sample(uint32_t rdatar);
+
+/* DC blocker of the microphone path: y[n] = x[n] - x[n-1] + p * y[n-1] with the pole p =
+ * CALC_DC_POLE_Q15 / 32768 (-3 dB at about 13 Hz for 16 kHz), the output kept with 8 fraction
+ * bits so rounding leaves no DC of its own; outputs saturate to int16. Integer only, so the
+ * Python mirror (tests/dfsdm_oracle.py) is bit-exact. */
+#define CALC_DC_POLE_Q15 32604
+typedef struct {
+    int32_t x1;            /* previous input sample */
+    int32_t y1;            /* previous output, 8 fraction bits */
+} calc_dc_t;
+
+void calc_dc_init(calc_dc_t *st);
+/* Filter n samples in place, carrying the state across calls. */
+void calc_dc_block(calc_dc_t *st, int16_t *pcm, uint32_t n);
 
 #endif

@@ -1,4 +1,4 @@
-/* Host-feed framed protocol, board side (the host side is asc_toolchain/hostfeed.py).
+/* Host-feed framed protocol, board side (the host side is asc_toolchain/deploy/serial/hostfeed.py).
  *
  * Frame (little endian):  A5 5A | type | seq | len (u16) | payload[len] | crc (u16)
  * crc = CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) over type, seq, len and payload.

@@ -15,6 +15,8 @@
 #define SCB_HFSR       REG32(0xE000ED2Cu)
 #define SCB_MMFAR      REG32(0xE000ED34u)
 #define SCB_BFAR       REG32(0xE000ED38u)
+#define SCB_CFSR_MMARVALID (1u << 7)
+#define SCB_CFSR_BFARVALID (1u << 15)
 #define SYST_CSR       REG32(0xE000E010u)
 #define SYST_RVR       REG32(0xE000E014u)
 #define SYST_CVR       REG32(0xE000E018u)
@@ -22,7 +24,6 @@
 #define DEMCR_TRCENA   (1u << 24)
 #define DWT_CTRL       REG32(0xE0001000u)
 #define DWT_CYCCNT     REG32(0xE0001004u)
-#define DWT_LAR        REG32(0xE0001FB0u)
 #define NVIC_ISER(n)   REG32(0xE000E100u + 4u * (n))
 
 /* RCC (RM0351 §6.4) */
@@ -35,10 +36,20 @@
 #define RCC_APB1ENR1   REG32(RCC_BASE + 0x58u)
 #define RCC_APB2ENR    REG32(RCC_BASE + 0x60u)
 #define RCC_CCIPR      REG32(RCC_BASE + 0x88u)
+#define RCC_BDCR       REG32(RCC_BASE + 0x90u)
 #define RCC_CR_MSION   (1u << 0)
 #define RCC_CR_MSIRDY  (1u << 1)
+#define RCC_CR_MSIPLLEN (1u << 2)
+#define RCC_CR_MSIRGSEL (1u << 3)
+#define RCC_CR_MSIRANGE_SHIFT 4u
 #define RCC_CR_PLLON   (1u << 24)
 #define RCC_CR_PLLRDY  (1u << 25)
+#define RCC_CFGR_SW_MSI  0u
+#define RCC_CFGR_SW_PLL  3u
+#define RCC_CFGR_SWS_SHIFT 2u
+#define RCC_BDCR_LSEON  (1u << 0)
+#define RCC_BDCR_LSERDY (1u << 1)
+#define RCC_BDCR_LSEDRV_SHIFT 3u
 #define RCC_AHB1ENR_DMA1EN   (1u << 0)
 #define RCC_AHB2ENR_GPIOBEN  (1u << 1)
 #define RCC_AHB2ENR_GPIOEEN  (1u << 4)
@@ -51,6 +62,10 @@
 #define FLASH_ACR_PRFTEN (1u << 8)
 #define FLASH_ACR_ICEN   (1u << 9)
 #define FLASH_ACR_DCEN   (1u << 10)
+
+/* PWR (RM0351, PWR_CR1): the backup domain (RCC_BDCR) is write-protected until DBP is set */
+#define PWR_CR1        REG32(0x40007000u)
+#define PWR_CR1_DBP    (1u << 8)
 
 /* GPIO (RM0351 §8.5) */
 #define GPIOB_BASE     0x48000400u
@@ -88,8 +103,18 @@
 #define DFSDM_FLT_BASE(x) (DFSDM1_BASE + 0x100u + 0x80u * (x))
 #define DFSDM_FLTCR1(x)  REG32(DFSDM_FLT_BASE(x) + 0x00u)
 #define DFSDM_FLTCR2(x)  REG32(DFSDM_FLT_BASE(x) + 0x04u)
+#define DFSDM_FLTISR(x)  REG32(DFSDM_FLT_BASE(x) + 0x08u)
+#define DFSDM_FLTICR(x)  REG32(DFSDM_FLT_BASE(x) + 0x0Cu)
 #define DFSDM_FLTFCR(x)  REG32(DFSDM_FLT_BASE(x) + 0x14u)
 #define DFSDM_FLTRDATAR(x) REG32(DFSDM_FLT_BASE(x) + 0x1Cu)
+#define DFSDM_CHCFGR1_CHEN    (1u << 7)
+#define DFSDM_CHCFGR1_DFSDMEN (1u << 31)
+#define DFSDM_FLTCR1_DFEN     (1u << 0)
+#define DFSDM_FLTCR1_RSWSTART (1u << 17)
+#define DFSDM_FLTCR2_ROVRIE   (1u << 3)
+#define DFSDM_FLTISR_ROVRF    (1u << 3)
+#define DFSDM_FLTICR_CLRROVRF (1u << 3)
+#define DFSDM1_FLT0_IRQN      61u
 
 /* DMA1 (RM0351 §11.6): channel n = 1..7 */
 #define DMA1_BASE      0x40020000u
@@ -100,6 +125,18 @@
 #define DMA1_CPAR(n)   REG32(DMA1_BASE + 0x10u + 20u * ((n) - 1u))
 #define DMA1_CMAR(n)   REG32(DMA1_BASE + 0x14u + 20u * ((n) - 1u))
 #define DMA1_CSELR     REG32(DMA1_BASE + 0xA8u)
+#define DMA_CCR_EN     (1u << 0)
+#define DMA_CCR_TCIE   (1u << 1)
+#define DMA_CCR_HTIE   (1u << 2)
+#define DMA_CCR_TEIE   (1u << 3)
+#define DMA_CCR_CIRC   (1u << 5)
+#define DMA_CCR_MINC   (1u << 7)
+#define DMA_CCR_PSIZE_32 (2u << 8)
+#define DMA_CCR_MSIZE_32 (2u << 10)
+/* DMA1_ISR / IFCR: four flags per channel n at 4 (n - 1): GIF, TCIF, HTIF, TEIF */
+#define DMA_ISR_TCIF   (1u << 1)
+#define DMA_ISR_HTIF   (1u << 2)
+#define DMA_ISR_TEIF   (1u << 3)
 #define DMA1_CH4_IRQN  14u
 
 #endif

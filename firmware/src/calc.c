@@ -1,4 +1,5 @@
-/* Pure clock / USART / DFSDM arithmetic (see calc.h). Mirrored by asc_toolchain/dfsdm.py. */
+/* Pure clock / USART / DFSDM / microphone-sample arithmetic (see calc.h). Mirrored by
+ * tests/dfsdm_oracle.py. */
 #include "calc.h"
 
 uint32_t calc_pll_n(uint32_t msi_hz, uint32_t sysclk_hz)
@@ -98,12 +99,41 @@ uint32_t calc_dfsdm_fcr(const dfsdm_plan_t *plan)
     return ((plan->order & 7u) << 29) | (((plan->fosr - 1u) & 0x3FFu) << 16);
 }
 
-int16_t calc_dfsdm_sample(uint32_t rdatar)
+uint32_t calc_dfsdm_cr1(uint32_t channel)
 {
-    int32_t v = (int32_t)rdatar >> 8;   /* arithmetic shift keeps the sign of the 24-bit value */
+    /* FAST (29), RCH (26:24), RDMAEN (21), RCONT (18); DFEN (0) stays 0 */
+    return (1u << 29) | ((channel & 7u) << 24) | (1u << 21) | (1u << 18);
+}
+
+static int16_t saturate16(int32_t v)
+{
     if (v > 32767)
         return 32767;
     if (v < -32768)
         return -32768;
     return (int16_t)v;
+}
+
+int16_t calc_dfsdm_sample(uint32_t rdatar)
+{
+    return saturate16((int32_t)rdatar >> 8);   /* arithmetic shift keeps the 24-bit sign */
+}
+
+void calc_dc_init(calc_dc_t *st)
+{
+    st->x1 = 0;
+    st->y1 = 0;
+}
+
+void calc_dc_block(calc_dc_t *st, int16_t *pcm, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        int32_t x = pcm[i];
+        /* |y| <= 2 * 32768 (the filter's L1 gain is 2): y1 < 2^25 with 8 fraction bits, and
+         * y1 * p needs 64 bits; >> on a negative value is arithmetic with GCC and Clang */
+        int64_t feedback = ((int64_t)st->y1 * CALC_DC_POLE_Q15 + (1 << 14)) >> 15;
+        st->y1 = (int32_t)((x - st->x1) * 256 + (int32_t)feedback);
+        st->x1 = x;
+        pcm[i] = saturate16((st->y1 + 128) >> 8);
+    }
 }

@@ -70,6 +70,35 @@ static uint32_t smoothed_class(void)
     return argmax(sum);
 }
 
+/* The mel band that is the loudest in most of the window's columns (ties: the lower band; 0
+ * for silence). Where a test tone lands, for bring-up (firmware/README.md). */
+static uint32_t peak_band(void)
+{
+    uint8_t votes[ASC_FEATURES_N_MELS] = {0};
+    for (uint32_t c = 0; c < ASC_FEATURES_N_COLUMNS; c++) {
+        const float *col = features.col_db[c];
+        uint32_t best = 0;
+        for (uint32_t b = 1; b < ASC_FEATURES_N_MELS; b++)
+            if (col[b] > col[best])
+                best = b;
+        votes[best]++;
+    }
+    uint32_t top = 0;
+    for (uint32_t b = 1; b < ASC_FEATURES_N_MELS; b++)
+        if (votes[b] > votes[top])
+            top = b;
+    return top;
+}
+
+static void report_mic_counters(void)
+{
+    mic_counters_t m = mic_counters();        /* since boot */
+    jw_uint("dropped", m.dropped);
+    jw_uint("dma_irqs", m.dma_irqs);
+    jw_uint("dma_errors", m.dma_errors);
+    jw_uint("overruns", m.overruns);
+}
+
 static void report(uint32_t net_cycles)
 {
     int32_t centred[N_CLASSES];
@@ -95,12 +124,13 @@ static void report(uint32_t net_cycles)
         jw_item_milli((int32_t)((float)centred[k] * (float)(ASC_OUTPUT_SCALE) * 1000.0f + 0.5f));
     jw_array_end();
     jw_str("smoothed", class_names[smoothed_class()]);
+    jw_uint("peak_band", peak_band());
     jw_uint("feat_cycles", feat_cycles);
     jw_uint("feat_hops", hops);
     jw_uint("net_cycles", net_cycles);
     jw_uint("stack", stack_high_water());
     if (source[0] == 'm')
-        jw_uint("dropped", mic_dropped());     /* microphone blocks lost since boot */
+        report_mic_counters();
     jw_end();
 }
 

@@ -1,5 +1,6 @@
 /* HardFault (and MemManage/BusFault/UsageFault) handler: one JSON line with the fault
- * registers and the stacked frame, then halt so a debugger can still look. */
+ * registers (MMFAR/BFAR only when their valid bits are set) and the stacked frame, then halt so
+ * a debugger can still look. */
 #include <stdint.h>
 #include "regs.h"
 #include "jsonw.h"
@@ -20,11 +21,15 @@ __attribute__((naked)) void HardFault_Handler(void)
 void fault_report(const uint32_t *frame, uint32_t exc_return)
 {
     static const char *const names[] = {"r0", "r1", "r2", "r3", "r12", "lr", "pc", "xpsr"};
+    uint32_t cfsr = SCB_CFSR;
     jw_begin("fault");
-    jw_hex("cfsr", SCB_CFSR);
+    jw_hex("cfsr", cfsr);
     jw_hex("hfsr", SCB_HFSR);
-    jw_hex("mmfar", SCB_MMFAR);
-    jw_hex("bfar", SCB_BFAR);
+    /* the address registers hold a fault address only when CFSR says so; otherwise stale */
+    if (cfsr & SCB_CFSR_MMARVALID)
+        jw_hex("mmfar", SCB_MMFAR);
+    if (cfsr & SCB_CFSR_BFARVALID)
+        jw_hex("bfar", SCB_BFAR);
     jw_hex("exc_return", exc_return);
     for (unsigned i = 0; i < 8u; i++)
         jw_hex(names[i], frame[i]);

@@ -40,6 +40,7 @@ static void print_boot(void)
         jw_item_str(class_names[k]);
     jw_array_end();
     jw_uint("sysclk_hz", sysclk_hz);
+    jw_uint("lse", (uint32_t)clock_lse());
     jw_str("counter", counter_name());
     jw_uint("calib_instr", 2u * CALIB_ITERATIONS);
     jw_uint("calib_cycles", calib_cycles);

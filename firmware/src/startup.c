@@ -15,25 +15,33 @@ void HardFault_Handler(void);
 void SysTick_Handler(void);
 void USART1_IRQHandler(void);
 void DMA1_Channel4_IRQHandler(void);
-void NMI_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void DFSDM1_FLT0_IRQHandler(void);
 
 typedef void (*vector_t)(void);
 
+/* Every vector the firmware does not use points at Default_Handler (entries 7-10 and 13 are
+ * reserved by ARMv7-M and stay 0). The range initialiser is overridden on purpose below. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
 __attribute__((section(".isr_vector"), used))
 const vector_t vector_table[16 + N_IRQ] = {
+    [16 ... 16 + N_IRQ - 1] = Default_Handler,
     [0] = (vector_t)(uintptr_t)&_estack,
     [1] = Reset_Handler,
-    [2] = NMI_Handler,
+    [2] = Default_Handler,      /* NMI */
     [3] = HardFault_Handler,
     [4] = HardFault_Handler,    /* MemManage, BusFault, UsageFault: one report for all */
     [5] = HardFault_Handler,
     [6] = HardFault_Handler,
     [11] = Default_Handler,     /* SVCall */
+    [12] = Default_Handler,     /* DebugMonitor */
     [14] = Default_Handler,     /* PendSV */
     [15] = SysTick_Handler,
     [16 + 14] = DMA1_Channel4_IRQHandler,
     [16 + 37] = USART1_IRQHandler,
+    [16 + 61] = DFSDM1_FLT0_IRQHandler,
 };
+#pragma GCC diagnostic pop
 
 void Default_Handler(void)
 {

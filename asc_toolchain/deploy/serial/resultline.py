@@ -1,16 +1,21 @@
 """The firmware's serial lines: one JSON object per line, ``type`` says which (firmware/README.md).
 
-``boot``    board, fw, model (hash), classes, sysclk_hz, counter ("dwt" or "systick"),
+``boot``    board, fw, model (hash), classes, sysclk_hz, lse (1: the 32.768 kHz crystal runs and
+            trims MSI; 0: MSI untrimmed), counter ("dwt" or "systick"),
             calib_instr / calib_cycles (a loop of exactly calib_instr instructions took
             calib_cycles counter ticks), sample_rate, hop, columns, max_block, stack_size,
             mic_hz / mic_fosr / mic_sinc (the DFSDM plan; 0 when none), init_error.
 ``result``  src ("mic" or "feed"), seq, label, class, scores (int8), probs, smoothed (label over
-            the last 7 windows), feat_cycles / feat_hops (feature front end since the previous
-            window), net_cycles (the network), stack (high-water mark, bytes); for src "mic"
-            also dropped (microphone blocks overwritten unread since boot).
+            the last 7 windows), peak_band (the mel band loudest in most of the window's
+            columns), feat_cycles / feat_hops (feature front end since the previous window),
+            net_cycles (the network), stack (high-water mark, bytes); for src "mic" also the
+            microphone counters since boot: dropped (blocks overwritten unread), dma_irqs
+            (half/full-transfer interrupts, 7.8 per second at 16 kHz), dma_errors (DMA transfer
+            errors), overruns (DFSDM regular overruns).
 ``ack`` / ``nak``   host-feed flow control: seq (and err for nak: crc, len, type, state).
 ``feed``    state ("on"/"off"), samples, windows.
-``fault``   cfsr, hfsr, mmfar, bfar, exc_return and the stacked r0-r3, r12, lr, pc, xpsr (hex).
+``fault``   cfsr, hfsr, mmfar / bfar (only when CFSR marks them valid), exc_return and the
+            stacked r0-r3, r12, lr, pc, xpsr (hex).
 """
 
 from __future__ import annotations
