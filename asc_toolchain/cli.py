@@ -1,22 +1,25 @@
 """The `asc-tool` command line. Commands only parse options and call the library.
 
-Errors: an AscError prints one line (message — hint) on stderr and exits 2; a traceback
-only with -v. Ctrl-C exits 130. Anything unexpected prints its traceback and asks for a report.
+Errors: an AscError — or an OSError a user can cause (full disk, permission denied) — prints one
+line (message — hint) on stderr and exits 2; a traceback only with -v. Ctrl-C exits 130 and
+SIGTERM 143, both after the same clean-up (temporary folders removed). Anything unexpected prints
+its traceback and asks for a report. TensorFlow's start-up lines are kept off stderr unless -v.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
-import os
+import signal
 import sys
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
+import threading
 
 import click
 
 from . import __version__
-from .core.errors import AscError
+from .core.errors import AscError, Terminated, from_os_error
+from .core.quiet import quiet_tensorflow
 
 # Each module defines `commands`: a list of click commands added to the top-level group.
 COMMAND_MODULES = [
@@ -56,20 +59,30 @@ _register()
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (callable from tests)."""
-    verbose = any(a in ("-v", "-vv", "--verbose") for a in (argv if argv is not None else sys.argv[1:]))
+    args = argv if argv is not None else sys.argv[1:]
+    verbose = any(a in ("-v", "-vv", "--verbose") for a in args)
+    with _sigterm_unwinds(), quiet_tensorflow(not verbose):
+        return _run(args, verbose)
+
+
+def _run(args: list[str], verbose: bool) -> int:
     try:
-        cli.main(args=argv, prog_name="asc-tool", standalone_mode=False)
+        cli.main(args=args, prog_name="asc-tool", standalone_mode=False)
         return 0
     except AscError as exc:
-        if verbose:
-            import traceback
-            traceback.print_exc()
-        click.echo(click.style("error: ", fg="red", bold=True) + str(exc), err=True)
-        return exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
-        return 130
-    except KeyboardInterrupt:
+        return _user_error(exc, verbose)
+    except OSError as exc:
+        mapped = from_os_error(exc)
+        if mapped is None:
+            return _unexpected()
+        return _user_error(mapped, verbose)
+    except Terminated:
+        click.echo("terminated", err=True)
+        return Terminated.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        if isinstance(exc.__cause__, Terminated):   # click turns any KeyboardInterrupt into Abort
+            click.echo("terminated", err=True)
+            return Terminated.exit_code
         click.echo("interrupted", err=True)
         return 130
     except click.ClickException as exc:
@@ -80,10 +93,41 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # pragma: no cover - click may still raise it
         return exc.code if isinstance(exc.code, int) else 1
     except Exception:  # noqa: BLE001 - the one place unexpected errors land
+        return _unexpected()
+
+
+def _user_error(exc: AscError, verbose: bool) -> int:
+    if verbose:
         import traceback
         traceback.print_exc()
-        click.echo("asc-tool hit an unexpected error; please report it with the traceback above.", err=True)
-        return 1
+    click.echo(click.style("error: ", fg="red", bold=True) + str(exc), err=True)
+    return exc.exit_code
+
+
+def _unexpected() -> int:
+    import traceback
+    traceback.print_exc()
+    click.echo("asc-tool hit an unexpected error; please report it with the traceback above.", err=True)
+    return 1
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds():
+    """While a command runs, SIGTERM raises Terminated in the main thread, so every `finally`
+    and temporary-folder clean-up runs as for Ctrl-C; the previous handler comes back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)     # a second SIGTERM must not cut the clean-up
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Data lists in their three forms, label maps, group inference and leak-free splits."""
 
 import csv
+import zlib
 
 import numpy as np
 import pytest
@@ -13,8 +14,10 @@ from conftest import ASC_META, SHARED_DATA, require_shared
 
 
 def _wav(path):
+    """A short recording whose content is unique to its name (identical files are duplicates)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, np.zeros(1600, np.float32), 16000)
+    seed = zlib.crc32(str(path).encode())
+    sf.write(path, np.random.default_rng(seed).uniform(-0.1, 0.1, 1600).astype(np.float32), 16000)
 
 
 def test_tut_meta_file_with_seed_label_map(tmp_path):

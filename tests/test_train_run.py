@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from asc_toolchain.asc.run import open_asc_run
 from asc_toolchain.core.runs import Run, read_split
 
 pytestmark = pytest.mark.slow
@@ -15,7 +16,7 @@ RUN_FILES = {"manifest.json", "model.keras", "model.h5", "scaler.npz", "split.cs
 
 def test_run_directory_is_complete(synth_run):
     assert RUN_FILES <= {p.name for p in synth_run.iterdir()}
-    run = Run.open(synth_run)
+    run = open_asc_run(synth_run)
     m = run.manifest
     assert m["target"] == "stm32-asc" and m["class_names"] == ["indoor", "outdoor", "vehicle"]
     assert m["features"]["n_mels"] == 30 and m["features"]["window_samples"] == 16896

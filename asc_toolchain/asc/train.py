@@ -15,7 +15,7 @@ from ..data.labelmaps import load_label_map
 from ..evaluate.metrics import full_report
 from .model import ModelSpec, build_seed_cnn
 from .windows import WindowSet, window_features
-from ..core.runs import write_outputs, write_run
+from ..core.runs import run_bytes, run_destination, write_outputs, write_run
 from ..data.split import split_by_group
 
 SILENCE_RULE = ("a window whose maximum mel power is 0 is all -80 dB; an element whose mel power is 0 "
@@ -37,19 +37,20 @@ def parse_filters(text: str) -> tuple[int, ...]:
 
 def train_asc(data, out, cfg: dict, root=None, skip_bad: bool = False, test_fold=None,
               log=lambda msg: print(msg, file=sys.stderr)) -> tuple[Path, dict]:
-    """Train on ``data`` and write the run directory ``out``; returns (path, test metrics)."""
+    """Train on ``data`` and write the run directory ``out`` (checked before any work, written
+    atomically at the end: core.outdir); returns (path, test metrics)."""
+    dest = run_destination(out)
     label_map = load_label_map(cfg["label_map"])
     skipped: list = []
     items = load_items(data, root, label_map, skip_bad, skipped)
-    splits = split_by_group(items, cfg["seed"], cfg["test_fraction"], cfg["val_fraction"], test_fold)
+    splits = split_by_group(items, cfg["seed"], cfg["test_fraction"], cfg["val_fraction"], test_fold,
+                            classes=label_map.classes, where=data)
     log(f"{len(items)} recordings in {len(set(i.group for i in items))} groups; "
         + ", ".join(f"{s} {splits.count(s)}" for s in ("train", "val", "test")))
     classes = list(label_map.classes)
-    sets = {}
-    for name in ("train", "val", "test"):
-        part = [it for it, s in zip(items, splits) if s == name]
-        sets[name] = window_features(part, classes, SEED_PARAMS, None, cfg["max_seconds"],
-                                     skip_bad, skipped, desc=name)
+    sets = {name: window_features([it for it, s in zip(items, splits) if s == name], classes, SEED_PARAMS,
+                                  None, cfg["max_seconds"], skip_bad, skipped, desc=name)
+            for name in ("train", "val", "test")}
     scaler = Scaler.fit(sets["train"].x)
     for ws in sets.values():
         ws.x = scaler.transform(ws.x)
@@ -59,7 +60,7 @@ def train_asc(data, out, cfg: dict, root=None, skip_bad: bool = False, test_fold
     model, history = fit_model(spec, sets["train"], sets["val"], cfg, log)
     reports = {k: _report(model, sets[k], classes) for k in ("val", "test")}
     manifest = _manifest(data, root, cfg, classes, label_map, spec, model, test_fold)
-    with write_run(out) as tmp:
+    with write_run(dest, needed=run_bytes(model.count_params())) as tmp:
         scaler.save(tmp / "scaler.npz")
         write_outputs(tmp, model, list(zip(items, splits)), reports, history, manifest, skipped,
                       "test split (keras, float)")

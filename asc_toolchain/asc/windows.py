@@ -50,20 +50,33 @@ def collect_windows(items: list, class_names, windows_of, skip_bad: bool = False
     xs, ys, clips, kept = [], [], [], []
     for item in progress(items, desc=desc, unit="file"):
         try:
-            x = windows_of(item)
+            xs.append(windows_of(item))
         except AscError as exc:
             if not skip_bad:
                 raise
             if skipped is not None:
                 skipped.append((str(item.path), exc.message))
             continue
-        xs.append(x)
-        ys.append(np.full(len(x), index[item.label], np.int64))
-        clips.append(np.full(len(x), len(kept), np.int64))
+        ys.append(np.full(len(xs[-1]), index[item.label], np.int64))
+        clips.append(np.full(len(xs[-1]), len(kept), np.int64))
         kept.append(item)
     if not xs:
         raise DataError("no recording yielded a window", "check the data list or drop --skip-bad to see why")
-    return np.concatenate(xs), np.concatenate(ys), np.concatenate(clips), kept
+    return _stack_releasing(xs), np.concatenate(ys), np.concatenate(clips), kept
+
+
+def _stack_releasing(parts: list) -> np.ndarray:
+    """np.concatenate(parts), releasing each part once copied: the peak is the result plus one
+    recording's windows, not twice the result (a 30-minute file alone is 216 MB of windows)."""
+    if len(parts) == 1:
+        return parts.pop()
+    out = np.empty((sum(len(p) for p in parts),) + parts[0].shape[1:], parts[0].dtype)
+    start = 0
+    for i, part in enumerate(parts):
+        out[start:start + len(part)] = part
+        start += len(part)
+        parts[i] = None
+    return out
 
 
 def recording_windows(item: Item, params: FeatureParams = SEED_PARAMS,
@@ -71,7 +84,33 @@ def recording_windows(item: Item, params: FeatureParams = SEED_PARAMS,
     """All feature windows of one recording; DataError if it is shorter than one window."""
     signal = load_audio(item.path, params.sample_rate, max_seconds)
     if len(signal) < params.window_samples:
-        need = params.window_samples / params.sample_rate
-        raise DataError(f"{item.path}: {len(signal) / params.sample_rate:.3f} s is shorter than one "
-                        f"window ({need:.3f} s)", "remove the clip or pass --skip-bad")
+        raise DataError(_too_short(item, len(signal), params), "remove the clip or pass --skip-bad")
     return logmel_windows(signal, params)
+
+
+def screen_items(items: list[Item], params: FeatureParams = SEED_PARAMS, max_seconds: float | None = None,
+                 skipped: list | None = None) -> list[Item]:
+    """The items that yield at least one window; the others go to ``skipped`` as (path, reason).
+
+    For --skip-bad ahead of a stage that computes features its own way (the int8, C and
+    emulated-board engines), so a bad recording is left out there too; DataError if none is left.
+    """
+    kept = []
+    for item in items:
+        try:
+            signal = load_audio(item.path, params.sample_rate, max_seconds)
+            if len(signal) < params.window_samples:
+                raise DataError(_too_short(item, len(signal), params), "")
+        except AscError as exc:
+            if skipped is not None:
+                skipped.append((str(item.path), exc.message))
+            continue
+        kept.append(item)
+    if not kept:
+        raise DataError("no recording yielded a window", "check the data list; every recording was skipped")
+    return kept
+
+
+def _too_short(item: Item, n_samples: int, params: FeatureParams) -> str:
+    return (f"{item.path}: {n_samples / params.sample_rate:.3f} s is shorter than one window "
+            f"({params.window_samples / params.sample_rate:.3f} s)")

@@ -8,13 +8,19 @@ import numpy as np
 from .datasets import Item
 from ..core.errors import DataError
 
+MIN_GROUPS = 3          # a class needs a group for each of train, val and test
+
 
 def split_by_group(items: list[Item], seed: int = 0, test_fraction: float = 0.2,
-                   val_fraction: float = 0.15, test_fold: str | None = None) -> list[str]:
+                   val_fraction: float = 0.15, test_fold: str | None = None,
+                   classes=None, where=None) -> list[str]:
     """Return 'train' / 'val' / 'test' for each item; no group is in two splits.
 
-    With ``test_fold`` the items whose fold column equals it form the test split.
+    With ``test_fold`` the items whose fold column equals it form the test split. DataError
+    (naming ``where``, the list) unless every class in ``classes`` (default: the labels present)
+    can be trained: see check_classes; and after splitting, unless every class is in train.
     """
+    check_classes(items, classes, where, need_groups=1 if test_fold is not None else MIN_GROUPS)
     labels = np.array([it.label for it in items])
     groups = np.array([it.group for it in items])
     idx = np.arange(len(items))
@@ -29,11 +35,50 @@ def split_by_group(items: list[Item], seed: int = 0, test_fraction: float = 0.2,
     val_mask = np.zeros(len(items), bool)
     val_mask[rest[_pick(rest, labels[rest], groups[rest], val_fraction, seed + 1)]] = True
     out = np.where(test_mask, "test", np.where(val_mask, "val", "train"))
+    _check_splits(out, labels, groups, where, test_fold)
+    return out.tolist()
+
+
+def _check_splits(out: np.ndarray, labels: np.ndarray, groups: np.ndarray, where, test_fold) -> None:
+    """DataError when a split is empty or a class has no training recording."""
     for name in ("train", "val", "test"):
         if not np.any(out == name):
             raise DataError(f"too few recording groups ({len(set(groups))}) for a train/val/test split",
                             "add recordings (at least 3 groups per class helps)")
-    return out.tolist()
+    untrained = sorted(set(labels) - set(labels[out == "train"]))
+    if untrained:
+        label = untrained[0]
+        raise DataError(f"{where or 'the data'}: no recording of class {label!r} is left for training "
+                        f"(its {len(set(groups[labels == label]))} group(s) all went to "
+                        f"{'/'.join(sorted(set(out[labels == label])))})",
+                        f"add recordings of {label} from more groups" +
+                        (", or choose another --test-fold" if test_fold is not None else ""))
+
+
+def check_classes(items: list[Item], classes=None, where=None, need_groups: int = MIN_GROUPS) -> None:
+    """DataError unless the list can train a classifier of ``classes``: each has recordings, there
+    are at least two, and each spans ``need_groups`` groups (one for each of train/val/test)."""
+    where = where or "the data"
+    groups: dict[str, set] = {}
+    for it in items:
+        groups.setdefault(it.label, set()).add(it.group)
+    classes = list(classes) if classes is not None else sorted(groups)
+    missing = [c for c in classes if c not in groups]
+    if missing:
+        raise DataError(f"{where}: no recordings of class {', '.join(map(repr, missing))} "
+                        f"(it has {', '.join(sorted(groups))})",
+                        f"add recordings of {missing[0]}, or train only the classes you have with "
+                        "--label-map FILE whose classes: lists them")
+    if len(classes) < 2:
+        raise DataError(f"{where}: every recording is of class {classes[0]!r}; a classifier needs two or more",
+                        "add recordings of the other classes")
+    for c in classes:
+        if len(groups[c]) < need_groups:
+            raise DataError(f"{where}: class {c!r} has {len(groups[c])} recording group(s) "
+                            f"({', '.join(sorted(groups[c])[:3])}); a leak-free train/val/test split "
+                            f"needs {need_groups}",
+                            f"add recordings of {c} from {need_groups - len(groups[c])} more group(s) "
+                            "(other recordings, places or speakers)")
 
 
 def _pick(idx: np.ndarray, labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int) -> np.ndarray:

@@ -13,22 +13,24 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.errors import RunError, ToolFailedError, ToolMissingError
+from ..core.errors import ToolFailedError, ToolMissingError
+from ..core.runs import Run
 from .onnx_graph import OPSET, keras_to_onnx
 
 PARITY_TOLERANCE = 1e-4
 ONNX_FILES = {"NCHW": "model.onnx", "NHWC": "model_nhwc.onnx"}
 
 
-def open_ser_run(path):
-    """The run at ``path``; RunError unless it was trained for jetson-ser."""
-    from ..core.runs import Run
+class SerRun(Run):
+    """A jetson-ser run directory read back (validated by core.runs.Run.open)."""
 
-    run = Run.open(path)
-    if run.target != "jetson-ser":
-        raise RunError(f"{run.path}: run target is {run.target!r}, not 'jetson-ser'",
-                       "train one with `asc-tool train --target jetson-ser`")
-    return run
+    TARGET = "jetson-ser"
+    TARGET_HINT = "train one with `asc-tool train --target jetson-ser`"
+
+
+def open_ser_run(path) -> SerRun:
+    """The validated run at ``path``; RunError unless it was trained for jetson-ser."""
+    return SerRun.open(path)
 
 
 def onnx_path(run, layout: str = "NCHW") -> Path:

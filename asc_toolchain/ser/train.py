@@ -75,9 +75,10 @@ class SerTrainConfig:
 def train_ser(data, out, cfg: SerTrainConfig, root=None, skip_bad: bool = False,
               log=lambda msg: print(msg, file=sys.stderr)) -> tuple[Path, dict]:
     """Train on ``data`` and write the run directory ``out``; returns (path, result dict)."""
-    from ..core.runs import write_run
+    from ..core.runs import run_bytes, run_destination, write_run
     from ..data.split import split_by_group
 
+    dest = run_destination(out)                  # checked before any work
     loaded = load_ser_items(data, root, cfg.classes, skip_bad, cfg.corpus)
     log(describe(loaded))
     items = loaded.items
@@ -87,7 +88,7 @@ def train_ser(data, out, cfg: SerTrainConfig, root=None, skip_bad: bool = False,
     model, history = fit(sets["train"], sets["val"], len(class_names), cfg, log)
     reports = {k: ser_reports(_predict(model, sets[k]), sets[k], class_names) for k in ("val", "test")}
     manifest = _manifest(data, root, cfg, class_names, loaded, model, sets)
-    with write_run(out) as tmp:
+    with write_run(dest, needed=run_bytes(model.count_params())) as tmp:
         _write_outputs(tmp, model, items, splits, reports, history, manifest, loaded.skipped)
     return Path(out), {"test": reports["test"], "val": reports["val"], "skipped": loaded.skipped}
 
