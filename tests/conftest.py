@@ -19,6 +19,26 @@ ASC_META = SHARED_DATA / "asc" / "metadata.csv"
 SER_META = SHARED_DATA / "ser" / "metadata.csv"
 
 
+TIERS = ("toolchain", "hil", "gpu", "slow")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--port", default=None,
+                     help="serial port (or URL) of a real B-L475E-IOT01A running the asc-tool firmware: runs the hil tier")
+    parser.addoption("--baud", default=None, type=int, help="baud rate for --port (default: the board file's)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Unmarked tests are the `host` tier; `hil` tests skip (with the reason) unless --port is given."""
+    skip_hil = pytest.mark.skip(reason="hil tier: needs a real board, pass --port PORT")
+    for item in items:
+        marks = {m.name for m in item.iter_markers()}
+        if not marks & set(TIERS):
+            item.add_marker(pytest.mark.host)
+        if "hil" in marks and config.getoption("--port") is None:
+            item.add_marker(skip_hil)
+
+
 def require_shared(path: Path = ASC_META) -> Path:
     """Skip (with the reason) when the real recordings are not beside the checkout."""
     if not path.is_file():

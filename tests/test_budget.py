@@ -16,23 +16,34 @@ SEED_REPORT = {"weights_bytes": 7836, "activations_bytes": 3936, "io_bytes": 963
 
 
 def test_seed_model_fits_the_board():
-    b = budget.check(SEED_REPORT, SEED_PARAMS, "b-l475e-iot01a")
+    board = load_board("b-l475e-iot01a")
+    b = budget.check(SEED_REPORT, SEED_PARAMS, board)
     ram = b["ram"]
-    assert ram["limit_bytes"] == load_board("b-l475e-iot01a").ram.size == 98304
+    assert ram["limit_bytes"] == board.ram.size == 98304
     assert ram["total_bytes"] == sum(ram["items"].values()) < 98304
-    assert ram["items"]["activations"] == 3936 and ram["items"]["stack"] == budget.STACK_RESERVE_BYTES
+    assert ram["items"]["activations"] == 3936 and ram["items"]["stack"] == board.reserve.stack == 4096
 
 
 def test_small_board_file_reports_numbers_and_fix(tmp_path):
     board = tmp_path / "tiny.yaml"
     board.write_text("name: tiny\nmemory:\n  flash: {base: 0x08000000, size: 65536}\n"
-                     "  ram: {base: 0x20000000, size: 16384}\n")
+                     "  ram: {base: 0x20000000, size: 16384}\nreserve: {stack: 2048, heap: 0}\n")
     est = budget.estimate(SEED_REPORT, SEED_PARAMS, load_board(str(board)))["ram"]["total_bytes"]
     with pytest.raises(BudgetError) as exc:
-        budget.check(SEED_REPORT, SEED_PARAMS, str(board))
+        budget.check(SEED_REPORT, SEED_PARAMS, load_board(str(board)))
     msg = str(exc.value)
     assert f"needs {est:,} B of RAM" in msg and "has 16,384 B" in msg
     assert f"over by {est - 16384:,} B" in msg
+
+
+def test_board_file_without_reservations_is_refused_naming_the_block(tmp_path):
+    from asc_toolchain.core.errors import ConfigError
+
+    board = tmp_path / "bare.yaml"
+    board.write_text("name: bare\nmemory:\n  flash: {base: 0x08000000, size: 65536}\n"
+                     "  ram: {base: 0x20000000, size: 16384}\n")
+    with pytest.raises(ConfigError, match=r"bare\.yaml: reserve block lacks stack, heap"):
+        budget.check(SEED_REPORT, SEED_PARAMS, load_board(str(board)))
 
 
 @pytest.mark.slow

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def test_help_lists_the_commands(cli):
     code, out, err = cli("--help")
@@ -52,6 +54,21 @@ def test_config_precedence_default_file_env_cli(tmp_path, monkeypatch, cli):
     assert shown["batch_size"]["value"] == 32
 
 
+def test_config_show_lists_the_board_and_monitor_options(tmp_path, monkeypatch, cli):
+    cfg = tmp_path / "asc-tool.yaml"
+    cfg.write_text("baud: 57600\nfeed: [a.wav, b.wav]\n")
+    monkeypatch.setenv("ASC_TOOL_BOARD", str(tmp_path / "mine.yaml"))
+    code, out, err = cli("--config", cfg, "config", "show", "--json")
+    shown = json.loads(out)
+    assert code == 0 and shown["board"] == {"value": str(tmp_path / "mine.yaml"), "source": "environment"}
+    assert shown["baud"] == {"value": 57600, "source": f"config file {cfg}"}
+    assert shown["feed"]["value"] == ["a.wav", "b.wav"]
+    for name in ("port", "log", "count", "duration", "reconnect_timeout", "max_seconds"):
+        assert name in shown
+    code, out, err = cli("flash", "--list")           # every --board command follows the same precedence
+    assert code == 2 and "mine.yaml: board file not found" in err
+
+
 def test_bad_config_values_name_the_option(tmp_path, monkeypatch, cli):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("epochs: lots\n")
@@ -84,6 +101,7 @@ def test_datasets_synth_writes_a_documented_synthetic_set(tmp_path, cli):
     assert lines[0] == "path,label,group" and len(lines) == 10
 
 
+@pytest.mark.slow
 def test_bench_features_reports_the_spec_keys(cli):
     code, out, err = cli("bench", "features", "--json")
     assert code == 0, err

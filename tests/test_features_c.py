@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from asc_toolchain.asc.quantize import quantize_input
 from asc_toolchain.codegen import features_c, hostbuild
 from asc_toolchain.core.errors import ConfigError
 from asc_toolchain.asc.features import SEED_PARAMS, FeatureParams, Scaler, logmel_windows
@@ -47,7 +48,7 @@ def synthetic_pcm(seconds: float = 6.0, seed: int = 7) -> np.ndarray:
 
 def python_reference(pcm, scaler, scale, zero_point):
     db = logmel_windows(pcm.astype(np.float32) / np.float32(32768.0))
-    return db, features_c.quantize_input(scaler.transform(db), scale, zero_point)
+    return db, quantize_input(scaler.transform(db), scale, zero_point)
 
 
 @pytest.fixture(scope="session")
@@ -139,7 +140,7 @@ def test_silent_windows_are_the_floor(synthetic_run, quant):
     full = result["db"][FIRST_FULL:]
     silent = np.all(full == -80.0, axis=(1, 2))
     assert silent.sum() >= 10                         # the 1.5 s of zeros holds whole windows
-    expected = features_c.quantize_input(scaler.transform(np.full((30, 32), -80.0, np.float32)),
+    expected = quantize_input(scaler.transform(np.full((30, 32), -80.0, np.float32)),
                                          scale, zero_point)
     assert np.array_equal(result["q"][FIRST_FULL:][silent][0], expected)
     db_ref, _ = python_reference(pcm, *quant)
@@ -196,8 +197,8 @@ def test_extreme_scaler_takes_the_bounded_path(tmp_path, quant):
 
 def test_quantize_input_rounds_half_away_from_zero():
     x = np.array([0.5, -0.5, 1.5, -1.5, 2.5, 0.49999997, 1000.0, -1000.0], np.float32)
-    assert list(features_c.quantize_input(x, 1.0, 0)) == [1, -1, 2, -2, 3, 0, 127, -128]
-    assert list(features_c.quantize_input(np.float32([0.0, 0.1]), 0.05, 42)) == [42, 44]
+    assert list(quantize_input(x, 1.0, 0)) == [1, -1, 2, -2, 3, 0, 127, -128]
+    assert list(quantize_input(np.float32([0.0, 0.1]), 0.05, 42)) == [42, 44]
 
 
 def test_unsupported_parameters_name_the_value(tmp_path, quant):

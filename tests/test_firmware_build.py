@@ -36,9 +36,12 @@ def test_board_values_come_from_the_board_file(tmp_path):
     d = board_defines(board, 16000, stack_size=2048)
     assert d["ASC_FLASH_BASE"] == hex(board.flash.base) and d["ASC_FLASH_SIZE"] == str(board.flash.size)
     assert d["ASC_RAM_BASE"] == hex(board.ram.base) and d["ASC_RAM_SIZE"] == str(board.ram.size)
-    assert d["ASC_SYSCLK_HZ"] == str(board.cpu["max_clock_hz"])
-    assert d["ASC_UART_BAUD"] == str(board.serial["baud"]) and d["ASC_STACK_SIZE"] == "2048"
+    assert d["ASC_SYSCLK_HZ"] == str(board.cpu.max_clock_hz)
+    assert d["ASC_UART_BAUD"] == str(board.serial.baud) and d["ASC_STACK_SIZE"] == "2048"
     assert d["ASC_MIC_MIN_HZ"] == "1000000" and d["ASC_SAMPLE_RATE_HZ"] == "16000"
+    assert (d["ASC_CPU"], d["ASC_FPU"], d["ASC_FLOAT_ABI"]) == ("cortex-m4", "fpv4-sp-d16", "hard")
+    assert board_defines(board, 16000)["ASC_STACK_SIZE"] == str(board.reserve.stack) == "4096"
+    assert d["ASC_HEAP_SIZE"] == str(board.reserve.heap)
     cfg = BuildConfig(board=board, gen_dir=tmp_path / "c", build_dir=tmp_path / "b")
     configure, build = cmake_commands(cfg, {"cmake": "cmake"})
     assert f"-DASC_RAM_SIZE={board.ram.size}" in configure and f"-DASC_GENERATED_DIR={tmp_path / 'c'}" in configure

@@ -100,13 +100,13 @@ def test_evaluate_engine_qemu_matches_engine_c(firmware, cli, host_cache):  # no
     """`evaluate --engine qemu` on the run's test split scores the c engine's windows 0, 32, 64…"""
     from asc_toolchain.evaluate.engines import get_engine
     from asc_toolchain.evaluate.metrics import scores_report
-    from asc_toolchain.core.runs import Run
+    from asc_toolchain.asc.run import open_asc_run
 
     require_tool("qemu-system-arm")
     code, out, err = cli("evaluate", "--run", firmware, "--engine", "qemu", "--json")
     assert code == 0, err
     window = json.loads(out)["window"]
-    run = Run.open(firmware)
+    run = open_asc_run(firmware)
     c = get_engine("c")(run, run.items("test"))
     keep = np.concatenate([np.flatnonzero(c.clip == k)[::COLUMNS] for k in np.unique(c.clip)])
     expected = scores_report(c.y_true[keep], c.y_pred[keep], run.class_names)

@@ -136,8 +136,10 @@ def test_missing_device_path_says_so(cli):
 def test_permission_denied_explains_dialout_and_udev():
     import serial
 
+    from asc_toolchain.boards import load_board
+
     exc = serial.SerialException(errno.EACCES, "could not open port /dev/ttyACM0: [Errno 13] Permission denied")
-    err = explain(exc, "/dev/ttyACM0")
+    err = explain(exc, "/dev/ttyACM0", load_board("b-l475e-iot01a").serial.usb_vid)
     assert isinstance(err, SerialError)
     text = str(err)
     assert text.startswith("/dev/ttyACM0: permission denied") and "dialout" in text and "udev" in text
@@ -154,6 +156,8 @@ def test_port_discovery_by_usb_vendor_id():
     second = PortInfo("/dev/ttyACM1", 0x0483, 0x374B, "0670AA", "STM32 STLink")
     with pytest.raises(SerialError, match=r"2 ports with USB vendor id 0x0483: /dev/ttyACM0.*/dev/ttyACM1"):
         find_port(0x0483, [stlink, second])
+    v3 = PortInfo("/dev/ttyACM2", 0x0483, 0x374E, "0035AA", "STLINK-V3")
+    assert find_port(0x0483, [v3, stlink], pid=0x374B)[0] == "/dev/ttyACM0"
 
 
 def test_line_splitter_keeps_partial_lines_until_newline():

@@ -25,6 +25,27 @@ def test_quantize_writes_int8_batch1_model(quantized_run):
 
 
 @pytest.mark.slow
+def test_io_quantization_matches_the_model(quantized_run):
+    from asc_toolchain.asc.quantize import io_quantization
+
+    tflite = (quantized_run / "model_int8.tflite").read_bytes()
+    m, q = read_tflite(tflite), io_quantization(tflite)
+    inp, out = m.tensor(m.inputs[0]), m.tensor(m.outputs[0])
+    assert q == {"input_scale": float(inp.scales[0]), "input_zero_point": int(inp.zero_points[0]),
+                 "output_scale": float(out.scales[0]), "output_zero_point": int(out.zero_points[0]),
+                 "input_shape": [1, 30, 32, 1], "output_shape": [1, 3]}
+
+
+@pytest.mark.parametrize("data", [b"PK\x03\x04 not a model", b"", b"\0\0\0\0TFL3" + bytes(8)])
+def test_io_quantization_of_bytes_that_are_no_model_is_a_data_error(data):
+    from asc_toolchain.asc.quantize import io_quantization
+    from asc_toolchain.core.errors import DataError
+
+    with pytest.raises(DataError, match="TensorFlow Lite model"):
+        io_quantization(data)
+
+
+@pytest.mark.slow
 def test_quant_report_figures(quantized_run):
     r = json.loads((quantized_run / "quant_report.json").read_text())
     assert r["int8_engine"] == "tflm" and r["split"] == "test"

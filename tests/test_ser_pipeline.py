@@ -222,3 +222,12 @@ def test_bench_ser_infer_and_features_report_their_units(ser_run, cli):
 
     r = bench_ser_features(windows=3, repeats=1)
     assert r["ms_per_window"] > 0 and r["ratio_vs_librosa"] > 0 and r["max_abs_diff_logmel_unit"] <= 1e-4
+
+
+def test_evaluate_refuses_an_stm32_engine_for_a_jetson_ser_run_before_any_work(ser_run, cli, monkeypatch):
+    import asc_toolchain.ser.windows as windows
+
+    monkeypatch.setattr(windows, "ser_windows", lambda *a, **k: pytest.fail("features computed"))
+    code, out, err = cli("evaluate", "--run", ser_run, "--engine", "tflm")
+    assert code == 2 and out == ""
+    assert "engine 'tflm' does not score jetson-ser runs" in err and "keras, onnx" in err

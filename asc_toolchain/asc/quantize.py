@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import struct
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from ..core.errors import RunError, ToolMissingError
+from ..core.errors import DataError, RunError, ToolMissingError
 
 TFLM_PACKAGE = "tflite-micro==0.dev20261023182759"
 MODEL_FILE = "model_int8.tflite"
@@ -70,20 +71,39 @@ def tflm_runtime():
 
 
 def io_quantization(tflite: bytes) -> dict:
-    """Input/output scale and zero point of an int8 model."""
-    from ..codegen.tflite_model import read_tflite
+    """Input/output scale, zero point and shape of an int8 model, as TFLite Micro reads them.
 
-    m = read_tflite(tflite)
-    i, o = m.tensor(m.inputs[0]), m.tensor(m.outputs[0])
-    return {"input_scale": float(i.scales[0]), "input_zero_point": int(i.zero_points[0]),
-            "output_scale": float(o.scales[0]), "output_zero_point": int(o.zero_points[0]),
-            "input_shape": list(i.shape), "output_shape": list(o.shape)}
+    DataError if the bytes are not a TensorFlow Lite model.
+    """
+    data = bytes(tflite)
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise DataError("model bytes: not a TensorFlow Lite model (no TFL3 identifier)",
+                        "run `asc-tool quantize --run RUN` to produce model_int8.tflite")
+    try:
+        interp = tflm_runtime().Interpreter.from_bytes(data)
+        i, o = interp.get_input_details(0), interp.get_output_details(0)
+    except (RuntimeError, ValueError, TypeError, struct.error) as exc:
+        raise DataError(f"model bytes: damaged TensorFlow Lite model ({exc})",
+                        "quantize the run again") from None
+    qi, qo = i["quantization_parameters"], o["quantization_parameters"]
+    return {"input_scale": float(qi["scales"][0]), "input_zero_point": int(qi["zero_points"][0]),
+            "output_scale": float(qo["scales"][0]), "output_zero_point": int(qo["zero_points"][0]),
+            "input_shape": [int(v) for v in i["shape"]], "output_shape": [int(v) for v in o["shape"]]}
+
+
+def quantize_input(x_std: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """Quantize standardized features to the network's int8 input, as the C front end does.
+
+    float32 ``x / scale``, rounded half away from zero (TFLite's rounding), plus the zero
+    point, clamped to [-128, 127].
+    """
+    v = (np.asarray(x_std, np.float32) / np.float32(scale)).astype(np.float64)
+    rounded = np.where(v >= 0, np.floor(v + 0.5), np.ceil(v - 0.5))   # exact in float64
+    return np.clip(rounded + int(zero_point), -128, 127).astype(np.int8)
 
 
 def quantize_inputs(x_std: np.ndarray, tflite: bytes) -> np.ndarray:
     """Standardized float windows -> the int8 input tensors, exactly as the C front end does."""
-    from ..codegen.features_c import quantize_input
-
     q = io_quantization(tflite)
     return quantize_input(x_std, q["input_scale"], q["input_zero_point"])
 

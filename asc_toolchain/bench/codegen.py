@@ -40,9 +40,9 @@ def bench_codegen(run: str | None = None, inferences: int = 2000, **_) -> dict:
 def _model(run: str | None) -> tuple[bytes, list[str], str]:
     if run:
         from ..asc.quantize import MODEL_FILE
-        from ..core.runs import Run
+        from ..asc.run import open_asc_run
 
-        r = Run.open(run)
+        r = open_asc_run(run)
         return r.file(MODEL_FILE).read_bytes(), r.class_names, str(r.path / MODEL_FILE)
     return seed_model_tflite(), ["indoor", "outdoor", "vehicle"], "seed architecture, seeded random weights"
 

@@ -6,9 +6,9 @@ and standard deviations, the input quantization) and the templates lay out the a
 The C code streams like the firmware must: one 1024-point real FFT per 512 new samples, a ring
 of mel columns in dB, and a window formed from the ring on request.
 
-``quantize_input`` is the host reference for the network's int8 input, and
 ``build_features_harness``/``run_host_features`` compile (with the packaged host harness,
-templates/features_harness.c.j2) and run the generated code on this machine.
+codegen/host/features_harness.c) and run the generated code on this machine; the host
+reference of the int8 quantization it ends with is ``asc.quantize.quantize_input``.
 """
 
 from __future__ import annotations
@@ -232,17 +232,6 @@ def _check_quantization(scale: float, zero_point: int) -> None:
                           "re-run `asc-tool quantize` with int8 input")
 
 
-def quantize_input(x_std: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """Quantize standardized features to the network's int8 input, as the C code does.
-
-    float32 ``x / scale``, rounded half away from zero (TFLite's rounding), plus the zero
-    point, clamped to [-128, 127].
-    """
-    v = (np.asarray(x_std, np.float32) / np.float32(scale)).astype(np.float64)
-    rounded = np.where(v >= 0, np.floor(v + 0.5), np.ceil(v - 0.5))   # exact in float64
-    return np.clip(rounded + int(zero_point), -128, 127).astype(np.int8)
-
-
 def ram_bytes(params: FeatureParams) -> int:
     """Bytes of one ``asc_features_t`` (statically allocated; the functions use little stack)."""
     hop, n_fft = params.hop_length, params.n_fft
@@ -265,22 +254,16 @@ def flash_bytes_estimate(params: FeatureParams) -> int:
     return int(tables + CODE_BYTES_ESTIMATE)
 
 
-def write_host_harness(out_dir, model_hash: str = "-", source: str = "run") -> Path:
-    """Render the host harness (features_harness.c) into ``out_dir``; return its path.
-
-    Its protocol is the one ``run_host_features`` reads; ``--sizeof`` prints
-    sizeof(asc_features_t) and ``--bench N`` pushes N blocks of seeded noise.
-    """
-    return render("features_harness.c.j2", Path(out_dir) / "features_harness.c",
-                  model_hash=model_hash, source=source)
+HOST_HARNESS = Path(__file__).resolve().parent / "host" / "features_harness.c"
 
 
 def build_features_harness(c_dir, sanitize: bool = False) -> Path:
-    """Compile the generated front end in ``c_dir`` with the host harness; return the program."""
+    """Compile the generated front end in ``c_dir`` with the packaged host harness
+    (HOST_HARNESS: its protocol is the one ``run_host_features`` reads; ``--sizeof`` prints
+    sizeof(asc_features_t), ``--bench N`` pushes N blocks of seeded noise); return the program."""
     c_dir = Path(c_dir)
-    harness = write_host_harness(c_dir)
     name = "features_harness_san" if sanitize else "features_harness"
-    return hostbuild.build([c_dir / "asc_features.c", harness], name, include_dirs=(c_dir,),
+    return hostbuild.build([c_dir / "asc_features.c", HOST_HARNESS], name, include_dirs=(c_dir,),
                            sanitize=sanitize)
 
 

@@ -14,16 +14,19 @@ from pathlib import Path
 
 from ..core.errors import ConfigError
 from ..asc.quantize import MODEL_FILE, io_quantization
-from .network import generate_network_c, model_hash
+from .network import generate_network_c, model_hash, remove_retired
 
 BACKENDS = ("builtin", "stedgeai")
-DEFAULT_BOARD = "b-l475e-iot01a"
 
 
 def generate_c(run, out_dir: str | Path | None = None, backend: str = "builtin",
-               board: str | None = None, check_ram: bool = False, *,
+               board=None, check_ram: bool = False, *,
                stedgeai_dir: str | None = None, stedgeai_args=(), executor=None) -> dict:
-    """Write the C for ``run`` into ``out_dir`` (default RUN/c); return the report dict."""
+    """Write the C for ``run`` into ``out_dir`` (default RUN/c); return the report dict.
+
+    With ``board`` (a Board, a name or a board file) the report gets the RAM/flash estimate for
+    it; ``check_ram`` (against ``board``, or the default board) makes an over-budget estimate a
+    BudgetError before any file is written."""
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}", f"use one of {', '.join(BACKENDS)}")
     model_path = run.file(MODEL_FILE)
@@ -36,7 +39,7 @@ def generate_c(run, out_dir: str | Path | None = None, backend: str = "builtin",
                                 stedgeai_dir=stedgeai_dir, stedgeai_args=stedgeai_args,
                                 executor=executor)
         if board or check_ram:
-            report["budget"] = _budget(report, run, board or DEFAULT_BOARD, check_ram)
+            report["budget"] = _budget(report, run, board, check_ram)
         report["files"] = _move_in(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -65,13 +68,12 @@ def _generate_into(tmp: Path, run, model_path: Path, tflite: bytes, backend: str
     return report
 
 
-def _budget(report: dict, run, board: str, check_ram: bool) -> dict:
+def _budget(report: dict, run, board, check_ram: bool) -> dict:
+    from ..boards import get_board
     from ..deploy import budget
-    from ..boards import load_board
 
-    if check_ram:
-        return budget.check(report, run.feature_params, board)
-    return budget.estimate(report, run.feature_params, load_board(board))
+    check = budget.check if check_ram else budget.estimate
+    return check(report, run.feature_params, get_board(board))
 
 
 def _move_in(tmp: Path, out: Path) -> list[str]:
@@ -82,4 +84,5 @@ def _move_in(tmp: Path, out: Path) -> list[str]:
         dst.parent.mkdir(parents=True, exist_ok=True)
         os.replace(src, dst)
         moved.append(str(dst))
+    remove_retired(out)
     return moved

@@ -62,10 +62,11 @@ def build(sources: list[Path], name: str, *, include_dirs: tuple = (), defines: 
     return exe
 
 
-def compile_object(source: Path, out: Path, *, include_dirs: tuple = (),
+def compile_object(source: Path, out: Path, *, include_dirs: tuple = (), defines: tuple = (),
                    executor: Executor | None = None) -> Path:
     """Compile one source into the object file ``out`` with the strict flags (no link)."""
-    argv = [find_cc(), *HOST_CFLAGS, *(f"-I{d}" for d in include_dirs), "-c", str(source), "-o", str(out)]
+    argv = [find_cc(), *HOST_CFLAGS, *(f"-D{d}" for d in defines), *(f"-I{d}" for d in include_dirs),
+            "-c", str(source), "-o", str(out)]
     (executor or Executor()).run(argv, timeout=300)
     return Path(out)
 

@@ -10,11 +10,11 @@ prepare time (double-precision effective scales, frexp, round half away from zer
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..core.errors import DataError
+from .ir import Network, Step
 from .kernels import choose_kernels, fuse_conv_pairs
 from .planner import Buffer, plan
 from .tflite_model import Operator, Tensor, TfliteModel
@@ -23,42 +23,6 @@ SUPPORTED_OPS = ("CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMA
 UNSUPPORTED_HINT = ("the builtin backend supports " + ", ".join(SUPPORTED_OPS)
                     + " (Conv2D/MaxPooling2D with valid padding, Flatten, Dense, softmax); "
                     "change the model or use --backend stedgeai")
-
-
-@dataclass
-class Step:
-    """One kernel call: ``kind`` in conv|pool|fc|softmax, reading ``src`` and writing ``dst``
-    (tensor indices), with its C configuration in ``cfg``."""
-
-    kind: str
-    name: str
-    src: int
-    dst: int
-    cfg: dict
-    multiplier: list[int] = field(default_factory=list)
-    shift: list[int] = field(default_factory=list)
-    weights: np.ndarray | None = None   # int8, laid out as the kernel reads it
-    bias: np.ndarray | None = None      # int32 with the input zero point folded in
-    weights_offset: int = 0
-    bias_offset: int = 0
-    macc: int = 0
-
-
-@dataclass
-class Network:
-    """The lowered graph: steps, the weights blob, the arena plan and the I/O quantization."""
-
-    steps: list[Step]
-    weights_blob: bytes
-    offsets: dict[int, int]          # tensor index -> arena offset (intermediates only)
-    arena_bytes: int
-    input: Tensor
-    output: Tensor
-    macc: int
-
-    @property
-    def macc_executed(self) -> int:
-        return sum(s.cfg.get("macc_executed", s.macc) for s in self.steps)
 
 
 # -- TFLite quantization arithmetic ----------------------------------------------------------
@@ -349,6 +313,3 @@ def _plan(steps: list[Step], model: TfliteModel, alignment: int) -> tuple[dict[i
     buffers = [Buffer(str(t), sizes.get(t, model.tensor(t).nbytes), a, b) for t, (a, b) in life.items()]
     offsets, arena = plan(buffers, alignment)
     return {int(k): v for k, v in offsets.items()}, arena
-
-
-# -- kernel selection (Cortex-M4 fast paths) ----------------------------------------------------

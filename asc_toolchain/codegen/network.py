@@ -1,4 +1,5 @@
-"""Render the lowered int8 network as C: asc.h, asc.c, asc_data.h, asc_data.c and the kernels.
+"""Render the lowered int8 network as C (asc.h, asc.c, asc_data.h, asc_data.c) beside a copy of
+the kernel library (library.py).
 
 `generate_network_c` takes .tflite bytes and writes the files; the report it returns carries the
 figures `generate-c --json` and `bench codegen` print (weights, activations, MACC). Same model
@@ -13,11 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import DataError
-from .lower import Network, Step, lower
+from . import library
+from .ir import Network, Step
+from .lower import lower
 from .render import c_float, check_identifier, render
 from .tflite_model import read_tflite
 
-KERNEL_FILES = ("asc_kernels.h", "asc_kernels.c")
+# Written beside the network by earlier versions; the library's files replace them, and a stale
+# copy in the folder would be compiled and linked a second time.
+RETIRED_FILES = ("asc_kernels.c",)
 # X-CUBE-AI 4.1 on the seed model (FP-AI-SENSING1), for comparison in reports.
 XCUBEAI_WEIGHTS_BYTES = 7836
 XCUBEAI_ACTIVATIONS_BYTES = 5152
@@ -29,8 +34,26 @@ def model_hash(tflite: bytes) -> str:
 
 
 def network_files(name: str = "asc") -> list[str]:
-    """Names of the files `generate_network_c` writes."""
-    return [f"{name}.h", f"{name}.c", f"{name}_data.h", f"{name}_data.c", *KERNEL_FILES]
+    """Names of the files `generate_network_c` writes: the generated ones, then the library's."""
+    return [*generated_files(name), *library.library_files()]
+
+
+def generated_files(name: str = "asc") -> list[str]:
+    """Names of the files rendered from the model (the rest is the kernel library, copied)."""
+    return [f"{name}.h", f"{name}.c", f"{name}_data.h", f"{name}_data.c"]
+
+
+def network_sources(c_dir: Path, name: str = "asc") -> list[Path]:
+    """The C sources of a generated network folder, to compile beside a harness."""
+    return [Path(c_dir) / f for f in network_files(name) if f.endswith(".c")]
+
+
+def remove_retired(out_dir: Path) -> None:
+    """Delete RETIRED_FILES from ``out_dir``, only those with our "do not edit" header."""
+    for name in RETIRED_FILES:
+        path = Path(out_dir) / name
+        if path.is_file() and "do not edit" in path.read_text("utf-8", "replace").split("\n", 1)[0]:
+            path.unlink()
 
 
 def generate_network_c(tflite: bytes, out_dir: Path, class_names: list[str], *,
@@ -46,10 +69,10 @@ def generate_network_c(tflite: bytes, out_dir: Path, class_names: list[str], *,
     digest = model_hash(tflite)
     out_dir = Path(out_dir)
     ctx = _context(net, class_names, digest, name)
-    files = []
-    for template, out_name in zip(("asc.h.j2", "asc.c.j2", "asc_data.h.j2", "asc_data.c.j2",
-                                   "asc_kernels.h.j2", "asc_kernels.c.j2"), network_files(name)):
-        files.append(render(template, out_dir / out_name, model_hash=digest, source=source, **ctx))
+    files = [render(template, out_dir / out_name, model_hash=digest, source=source, **ctx)
+             for template, out_name in zip(("asc.h.j2", "asc.c.j2", "asc_data.h.j2", "asc_data.c.j2"),
+                                           generated_files(name))]
+    files += library.copy_library(out_dir)
     report = network_report(net)
     report.update(model_sha256=digest, files=[str(f) for f in files])
     return report

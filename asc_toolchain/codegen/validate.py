@@ -1,6 +1,6 @@
 """Prove the generated C equals the reference: network outputs bit-exact with TFLite Micro, and
 end-to-end predictions (C features + C network from raw audio) against Python features + TFLite
-Micro. Also registers the int8 evaluation engines `tflite`, `tflm` and `c`.
+Micro. Also the int8 evaluation engines `tflite`, `tflm` and `c` (listed in evaluate/engines.py).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from . import hostbuild
-from .network import network_files
+from .network import network_files, network_sources
 from ..core.errors import RunError
-from ..evaluate.engines import Predictions, register_engine
+from ..evaluate.metrics import Predictions
 from ..asc.quantize import MODEL_FILE, quantize_inputs, tflite_outputs, tflm_outputs
 
 FEATURE_FILES = ("asc_features.h", "asc_features.c")
@@ -41,7 +41,7 @@ def build_harness(c_dir: Path, sanitize: bool = False, dsp_emulate: bool = False
     tmp = render("asc_host_harness.c.j2", harness_dir / f".harness.{os.getpid()}.tmp",
                  model_hash="-", source="asc-tool validate", name="asc", NAME="ASC")
     tmp.replace(harness)
-    sources = [c_dir / f for f in ("asc.c", "asc_data.c", "asc_kernels.c")] + [harness]
+    sources = [*network_sources(c_dir), harness]
     defines = []
     if all((c_dir / f).is_file() for f in FEATURE_FILES):
         sources.append(c_dir / "asc_features.c")
@@ -138,19 +138,16 @@ def _dequantize(out: np.ndarray) -> np.ndarray:
     return (out.astype(np.float32) + 128.0) / 256.0
 
 
-@register_engine("tflm")
 def tflm_engine(run, items) -> Predictions:
     """int8 model on TFLite Micro's reference kernels (the golden reference)."""
     return _int8_engine(run, items, tflm_outputs)
 
 
-@register_engine("tflite")
 def tflite_engine(run, items) -> Predictions:
     """int8 model on the stock TFLite interpreter."""
     return _int8_engine(run, items, tflite_outputs)
 
 
-@register_engine("c")
 def c_engine(run, items) -> Predictions:
     """The generated C (RUN/c) on the host: C features + C network from raw audio."""
     from ..data.audio import load_audio

@@ -20,9 +20,9 @@ from .output import err as _err
 def quantize(run_dir, representative, seed, as_json):
     """Full-integer int8 model (RUN/model_int8.tflite) and the float→int8 accuracy report."""
     from ..asc.quantize import REPORT_FILE, quantize as run_quantize
-    from ..core.runs import Run
+    from ..asc.run import open_asc_run
 
-    run = Run.open(run_dir)
+    run = open_asc_run(run_dir)
     path = run_quantize(run, representative_count=representative, seed=seed)
     report = json.loads((run.path / REPORT_FILE).read_text(encoding="utf-8"))
     report["model"] = str(path)
@@ -42,7 +42,7 @@ def _print_quant(r: dict) -> None:
 @click.option("--run", "run_dir", required=True, type=click.Path(), help="A quantized run directory.")
 @click.option("--backend", type=click.Choice(["builtin", "stedgeai"]), default="builtin", show_default=True,
               help="builtin: our open int8 kernels; stedgeai: ST Edge AI Core (when installed).")
-@click.option("--board", help="Board name or board YAML file for the memory estimate.")
+@cfgmod.board_option
 @click.option("--check-ram", is_flag=True, help="Fail (exit 2) when the estimate exceeds the board's RAM or flash.")
 @click.option("--out", type=click.Path(), help="Output folder [default: RUN/c].")
 @click.option("--stedgeai-arg", "stedgeai_args", multiple=True, help="Extra argument for stedgeai generate.")
@@ -52,10 +52,10 @@ def _print_quant(r: dict) -> None:
 def generate_c(obj, run_dir, backend, board, check_ram, out, stedgeai_args, as_json, **options):
     """Generate asc.h/asc.c/asc_data.h/asc_data.c + kernels + the feature front end in C."""
     from ..codegen.generate import generate_c as run_generate
-    from ..core.runs import Run
+    from ..asc.run import open_asc_run
 
     settings = cfgmod.values(cfgmod.resolve(options, (obj or {}).get("config_path")))
-    report = run_generate(Run.open(run_dir), out, backend=backend, board=board, check_ram=check_ram,
+    report = run_generate(open_asc_run(run_dir), out, backend=backend, board=board, check_ram=check_ram,
                           stedgeai_dir=settings.get("stedgeai_dir"), stedgeai_args=stedgeai_args)
     _emit(report, as_json, _print_generate)
 
@@ -77,10 +77,10 @@ def _print_generate(r: dict) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 def validate(run_dir, c_dir, sanitize, as_json):
     """Generated C vs TFLite Micro on every test window, features included."""
-    from ..core.runs import Run
+    from ..asc.run import open_asc_run
     from ..codegen.validate import validate as run_validate
 
-    report = run_validate(Run.open(run_dir), c_dir, sanitize=sanitize)
+    report = run_validate(open_asc_run(run_dir), c_dir, sanitize=sanitize)
     _emit(report, as_json, _print_validate)
 
 

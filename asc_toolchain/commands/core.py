@@ -8,6 +8,7 @@ import sys
 import click
 
 from ..core import config as cfgmod
+from ..evaluate.engines import ENGINES, check_engine, engine_help
 from .output import emit, err
 
 TRAIN_OPTIONS = ("epochs", "batch_size", "optimizer", "learning_rate", "patience", "seed", "max_seconds",
@@ -50,39 +51,55 @@ def train(obj, data, root, out, target, skip_bad, test_fold, as_json, **options)
 @click.option("--run", "run_dir", required=True, type=click.Path(), help="Run directory from `asc-tool train`.")
 @click.option("--data", type=click.Path(), help="Recordings to score (default: the run's own test split).")
 @click.option("--root", type=click.Path(), help="Folder that relative paths in the list start from.")
-@click.option("--engine", default="keras", show_default=True,
-              help="Who predicts: keras, tflite, tflm, c, or qemu (the firmware in the emulated board); "
-                   "jetson-ser runs: keras or onnx.")
+@click.option("--engine", default="keras", show_default=True, type=click.Choice(list(ENGINES)),
+              help="Who predicts — " + engine_help() + ".")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True,
               help="Which split of the run to score when --data is not given.")
 @click.option("--skip-bad", is_flag=True, help="Leave out unusable recordings and list them.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 def evaluate(run_dir, data, root, engine, split, skip_bad, as_json):
     """Score a run on recordings: accuracy, macro-F1, UAR, per-class recall, confusion matrix."""
-    from ..data.datasets import load_items
-    from ..evaluate.engines import evaluate as run_evaluate
-    from ..data.labelmaps import LabelMap
-    from ..core.runs import Run
+    from pathlib import Path
 
-    run = Run.open(run_dir)
-    if run.target == "jetson-ser":
+    from ..asc.run import open_asc_run
+    from ..core.runs import read_manifest
+    from ..evaluate.engines import evaluate as run_evaluate
+
+    target = read_manifest(Path(run_dir)).get("target", "stm32-asc")
+    check_engine(engine, target)
+    if target == "jetson-ser":
         from ..ser.evaluate import evaluate_ser
 
         report = evaluate_ser(run_dir, data, root, engine, split, skip_bad)
         emit(report, as_json, lambda r: err(json.dumps(r.get("summary", r), indent=2)))
         return
-    if data:
-        lm = run.manifest.get("label_map", {})
-        label_map = LabelMap(lm.get("name", "run"), tuple(run.class_names), lm.get("map", {}))
-        skipped: list = []
-        items = load_items(data, root, label_map, skip_bad, skipped)
-        for p, reason in skipped:
-            err(f"skipped {p}: {reason}")
-    else:
-        items = run.items(split)
+    run = open_asc_run(run_dir)
+    items = _items_to_score(run, data, root, split, skip_bad)
     report = run_evaluate(run, items, engine)
     report["data"] = str(data) if data else f"{run_dir} ({split} split)"
     emit(report, as_json, lambda r: _print_metrics(r, f"{engine} on {r['data']}"))
+
+
+def _items_to_score(run, data, root, split, skip_bad) -> list:
+    """The recordings of --data (labels mapped as in training) or of the run's split; with
+    --skip-bad those that cannot give a window are left out and listed, for every engine."""
+    from ..asc.windows import screen_items
+    from ..data.datasets import load_items
+    from ..data.labelmaps import LabelMap
+
+    skipped: list = []
+    if data:
+        lm = run.manifest.get("label_map", {})
+        label_map = LabelMap(lm.get("name", "run"), tuple(run.class_names), lm.get("map", {}))
+        items = load_items(data, root, label_map, skip_bad, skipped)
+    else:
+        items = run.items(split)
+    if skip_bad:
+        items = screen_items(items, run.feature_params, run.manifest.get("training", {}).get("max_seconds"),
+                             skipped)
+    for p, reason in skipped:
+        err(f"skipped {p}: {reason}")
+    return items
 
 
 def _print_metrics(report: dict, title: str) -> None:
@@ -152,9 +169,9 @@ def doctor(as_json):
                    + ("" if p["ok"] else f"   → {p['install']}"))
     for t in data["tools"]:
         mark = "ok " if t["ok"] else "-- "
-        extra = ""
-        if "b_l475e_iot01a" in t:
-            extra = " (machine b-l475e-iot01a: " + ("present)" if t["b_l475e_iot01a"] else "MISSING, need ≥ 9.1)")
+        extra = "".join(f" (board {board}: machine {m['machine']} "
+                        + ("present)" if m["present"] else "MISSING, need ≥ 9.1)")
+                        for board, m in t.get("machines", {}).items())
         where = f"{t['version'] or ''} {t['path']}" if t["ok"] else f"missing → {t['install']}"
         click.echo(f"  {mark}{t['name']:<22} {where}{extra}   [{t['needed_for']}]")
 
@@ -163,12 +180,13 @@ def doctor(as_json):
 @click.argument("name")
 @click.option("--run", "run_dir", type=click.Path(), help="Run directory (codegen, firmware, ser-infer).")
 @click.option("--audio", type=click.Path(), help="Audio file to measure on (features).")
+@cfgmod.board_option
 @click.option("--json", "as_json", is_flag=True)
-def bench(name, run_dir, audio, as_json):
+def bench(name, run_dir, audio, board, as_json):
     """Run a benchmark: features, codegen, firmware, ser-features, ser-infer."""
     from ..bench import run_bench
 
-    options = {k: v for k, v in {"run": run_dir, "audio": audio}.items() if v}
+    options = {k: v for k, v in {"run": run_dir, "audio": audio, "board": board}.items() if v}
     result = run_bench(name, **options)
     if as_json:
         click.echo(json.dumps(result, indent=2))

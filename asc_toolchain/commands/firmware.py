@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import click
 
+from ..core.config import board_option
 from .output import emit as _emit
 from .output import err as _err
 
 
 @click.command()
 @click.option("--run", "run_dir", required=True, type=click.Path(), help="Run directory with generated C (RUN/c).")
-@click.option("--board", default="b-l475e-iot01a", show_default=True, help="Board name or board YAML file.")
+@board_option
 @click.option("--build-dir", type=click.Path(), help="CMake build folder [default: RUN/build].")
 @click.option("--c-dir", type=click.Path(), help="Generated C folder [default: RUN/c].")
-@click.option("--stack-size", default=4096, show_default=True, type=click.IntRange(1024),
-              help="Stack reservation in bytes (counted in the RAM budget).")
+@click.option("--stack-size", type=click.IntRange(1024),
+              help="Stack reservation in bytes, counted in the RAM budget [default: the board file's reserve.stack].")
 @click.option("--jobs", default=2, show_default=True, type=click.IntRange(1), help="Parallel compile jobs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the memory report as JSON on stdout.")
 def build(run_dir, board, build_dir, c_dir, stack_size, jobs, as_json):
@@ -40,34 +41,34 @@ def _print_build(r: dict) -> None:
               help="Audio file streamed into the board through the host feed (repeatable).")
 @click.option("--run", "run_dir", type=click.Path(),
               help="Run directory: also compute the host C engine's answers (RUN/c) and print them beside the board's.")
-@click.option("--board", default="b-l475e-iot01a", show_default=True, help="Board name or board YAML file.")
-@click.option("--sample-rate", default=16000, show_default=True, type=click.IntRange(1),
-              help="Rate the audio is resampled to (the firmware's).")
+@board_option
+@click.option("--sample-rate", type=click.IntRange(1),
+              help="Rate the audio is resampled to [default: the run's, else the one in the firmware's boot line].")
 @click.option("--max-seconds", type=click.FloatRange(0, min_open=True), help="Feed at most this much of each file.")
 @click.option("--timeout", "timeout_s", default=600.0, show_default=True, type=click.FloatRange(1),
               help="Wall-clock limit for the whole emulation (QEMU is killed after it).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result lines and figures as JSON on stdout.")
 def emulate(elf, audio, run_dir, board, sample_rate, max_seconds, timeout_s, as_json):
-    """Run the firmware ELF in QEMU's B-L475E-IOT01A, feed audio over USART1, print its results."""
-    from ..boards import load_board
+    """Run the firmware ELF in QEMU's emulated board, feed audio over its USART, print its results."""
     from ..deploy.emulate import compare_with_host, emulate as run_emulate, load_clips
     from ..core.errors import ConfigError
 
     run = None
     if run_dir:
         from ..deploy.build import default_elf
-        from ..core.runs import Run
+        from ..asc.run import open_asc_run
 
-        run = Run.open(run_dir)
+        run = open_asc_run(run_dir)
         elf = elf or str(default_elf(run))
-        sample_rate = run.feature_params.sample_rate
+        sample_rate = sample_rate or run.feature_params.sample_rate
     if not elf:
         raise ConfigError("no firmware given", "pass --elf FILE or --run RUN (uses RUN/build/asc_fw.elf)")
-    machine = load_board(board).qemu.get("machine", board)
-    clips = load_clips(list(audio), sample_rate, max_seconds)
-    report = run_emulate(elf, clips, machine, timeout_s)
+    # without a run or --sample-rate the audio is loaded at the rate the firmware's boot line names
+    clips = (load_clips(list(audio), sample_rate, max_seconds) if sample_rate
+             else lambda boot: load_clips(list(audio), boot["sample_rate"], max_seconds))
+    report = run_emulate(elf, clips, board, timeout_s)
     if run is not None:
-        compare_with_host(report, clips, run.path / "c")
+        compare_with_host(report, clips, run)
     _emit(report, as_json, _print_emulate)
 
 

@@ -1,5 +1,6 @@
 """Options declared once: name, type, default, help. The YAML config keys, the environment
-variables (ASC_TOOL_<NAME>) and the CLI flags all come from these declarations.
+variables (ASC_TOOL_<NAME>) and the CLI flags all come from these declarations
+(``cli_options``, and ``board_option`` for the one ``--board`` every board command takes).
 
 Precedence, lowest first: defaults < config file < board file < environment < command line.
 The config file is --config FILE, else ./asc-tool.yaml, else ~/.config/asc-tool/config.yaml.
@@ -15,6 +16,7 @@ from typing import Any
 import click
 import yaml
 
+from ..boards import DEFAULT_BOARD
 from .errors import ConfigError
 
 
@@ -24,6 +26,7 @@ class Option:
     type: Any
     default: Any
     help: str
+    multiple: bool = False        # a repeatable flag; a list in the config file
 
     @property
     def flag(self) -> str:
@@ -70,6 +73,19 @@ OPTIONS = {o.name: o for o in [
     Option("ser_pretrained", str, None, "jetson-ser: local ImageNet ResNet34 weights (.npz or .weights.h5)."),
     Option("ser_max_windows", int, 4, "jetson-ser: at most this many training windows per utterance."),
     Option("ser_step_s", float, 0.5, "jetson-ser: a training window every this many seconds."),
+    # the board (build, emulate, flash, monitor serial, generate-c, bench)
+    Option("board", str, DEFAULT_BOARD, "Board name or board YAML file."),
+    # monitor serial
+    Option("port", str, None, "Serial device or pyserial URL (socket://, rfc2217://, loop://) "
+           "[default: the port with the board file's USB vendor id]."),
+    Option("baud", click.IntRange(1), None, "Baud rate [default: the board file's serial baud]."),
+    Option("feed", click.Path(dir_okay=False), (), "Stream this audio into the board through the host "
+           "feed (repeatable).", multiple=True),
+    Option("log", click.Path(dir_okay=False), None, "Append the board's lines to FILE: .csv or .jsonl."),
+    Option("count", click.IntRange(1), None, "Stop after N classifications."),
+    Option("duration", click.FloatRange(0, min_open=True), None, "Stop after this many seconds."),
+    Option("reconnect_timeout", click.FloatRange(0), 60.0,
+           "Give up when a vanished port has not come back after this many seconds."),
 ]}
 
 
@@ -103,12 +119,21 @@ def _convert(option: Option, value, where: str):
     if value is None:
         return None
     try:
-        if isinstance(option.type, click.Choice):
-            return option.type.convert(str(value), None, None)
-        return option.type(value)
+        if option.multiple:
+            items = [value] if isinstance(value, (str, bytes)) else list(value)
+            return tuple(_convert_one(option.type, v) for v in items)
+        return _convert_one(option.type, value)
     except (ValueError, TypeError, click.BadParameter) as exc:
         raise ConfigError(f"{where}: bad value {value!r} for {option.name} ({exc})",
                           f"{option.help}") from None
+
+
+def _convert_one(kind, value):
+    if isinstance(kind, click.Choice):
+        return kind.convert(str(value), None, None)
+    if isinstance(kind, click.ParamType):
+        return kind.convert(value, None, None)
+    return kind(value)
 
 
 def resolve(cli_values: dict, config_path: str | None = None, board_values: dict | None = None) -> dict:
@@ -120,7 +145,7 @@ def resolve(cli_values: dict, config_path: str | None = None, board_values: dict
     if board_values:
         layers.append(("board file", board_values))
     layers.append(("environment", {n: os.environ[o.env] for n, o in OPTIONS.items() if o.env in os.environ}))
-    layers.append(("command line", {k: v for k, v in cli_values.items() if v is not None and k in OPTIONS}))
+    layers.append(("command line", {k: v for k, v in cli_values.items() if v not in (None, ()) and k in OPTIONS}))
     out = {}
     for name, option in OPTIONS.items():
         for source, values in layers:
@@ -134,15 +159,32 @@ def values(resolved: dict) -> dict:
     return {name: value for name, (value, _) in resolved.items()}
 
 
-def cli_options(*names: str):
-    """Click decorator adding the flags of the named options (default None: unset)."""
+def cli_options(*names: str, table: dict[str, Option] | None = None):
+    """Click decorator adding the flags of the named options of ``table`` (default: OPTIONS);
+    unset flags are None."""
+    table = OPTIONS if table is None else table
+
     def deco(func):
         for name in reversed(names):
-            o = OPTIONS[name]
-            kwargs = {"default": None, "help": f"{o.help} [default: {o.default}]"}
+            o = table[name]
+            shown = "" if o.default in (None, ()) else f" [default: {o.default}]"
+            kwargs = {"default": None, "help": o.help + shown}
             if o.type is as_bool:
                 func = click.option(f"{o.flag}/--no-{o.flag[2:]}", name, **kwargs)(func)
             else:
-                func = click.option(o.flag, name, type=o.type, **kwargs)(func)
+                func = click.option(o.flag, name, type=o.type, multiple=o.multiple, **kwargs)(func)
         return func
     return deco
+
+
+def board_option(func):
+    """The ``--board`` flag, declared once for every command that takes it. The command receives
+    the board name or file after the precedence above (config file ``board:``, ASC_TOOL_BOARD)."""
+    o = OPTIONS["board"]
+
+    def resolve_board(ctx: click.Context, param, value):
+        config_path = (ctx.find_root().obj or {}).get("config_path")
+        return resolve({"board": value}, config_path)["board"][0]
+
+    return click.option(o.flag, o.name, default=None, callback=resolve_board,
+                        help=f"{o.help} [default: {o.default}]")(func)

@@ -1,4 +1,7 @@
-"""`asc-tool doctor`: which Python packages and external tools are present, and how to get the rest."""
+"""`asc-tool doctor`: which Python packages and external tools are present, and how to get the rest.
+
+For QEMU it also checks the machine of every built-in board file that names one (``qemu.machine``).
+"""
 
 from __future__ import annotations
 
@@ -38,14 +41,23 @@ def check_tools() -> list[dict]:
                "version": _version(path) if path else None, "needed_for": tool.needed_for,
                "install": tool.install, "ok": path is not None}
         if tool.key == "qemu" and path:
-            row["b_l475e_iot01a"] = qemu_has_machine(path)
+            row["machines"] = board_machines(path)
         rows.append(row)
     return rows
 
 
-def qemu_has_machine(path: str, machine: str = "b-l475e-iot01a") -> bool:
-    out = _run([path, "-machine", "help"])
-    return bool(out) and re.search(rf"^{re.escape(machine)}\s", out, re.M) is not None
+def board_machines(path: str) -> dict[str, dict]:
+    """For each built-in board with a QEMU machine: {board: {"machine", "present"}}."""
+    from ..boards import known_boards, load_board
+
+    listing = _run([path, "-machine", "help"])
+    machines = {}
+    for name in known_boards():
+        qemu = load_board(name).qemu
+        if qemu is not None:
+            present = re.search(rf"^{re.escape(qemu.machine)}\s", listing, re.M) is not None
+            machines[name] = {"machine": qemu.machine, "present": present}
+    return machines
 
 
 def _version(path: str) -> str | None:

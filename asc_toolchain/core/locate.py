@@ -45,8 +45,8 @@ TOOLS = {t.key: t for t in [
     Tool("objcopy", ("arm-none-eabi-objcopy",), "Debian/Ubuntu: apt-get install binutils-arm-none-eabi",
          needed_for="flash (.bin images)"),
     Tool("qemu", ("qemu-system-arm",),
-         "Debian 12: apt-get install -y -t bookworm-backports qemu-system-arm (QEMU ≥ 9.1 has the "
-         "b-l475e-iot01a machine)", needed_for="emulate, flash --runner qemu"),
+         "Debian 12: apt-get install -y -t bookworm-backports qemu-system-arm (the STM32 Discovery "
+         "machines need QEMU ≥ 9.1)", needed_for="emulate, flash --runner qemu"),
     Tool("gdb", ("gdb-multiarch", "arm-none-eabi-gdb"),
          "Debian/Ubuntu: apt-get install gdb-multiarch (or the Arm GNU toolchain's arm-none-eabi-gdb)",
          needed_for="flash --runner gdb"),

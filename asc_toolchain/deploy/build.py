@@ -1,31 +1,36 @@
 """`asc-tool build`: configure and build the board firmware with CMake, report RAM and flash.
 
 The firmware sources (firmware/, CMakeLists.txt, cmake/arm-none-eabi.cmake) live beside the
-package in a source checkout. The board file gives every memory number (linker regions via
-CMake -D values), the clock and the baud; the run gives the generated C (RUN/c) and the sample
-rate. RAM and flash are read from the ELF's sections with pyelftools:
+package in a source checkout. The board file gives every board number as a CMake -D value: the
+CPU flags, the linker regions, the stack and heap reservations, the clock, the baud and the
+microphone's clock range; the run gives the generated C (RUN/c) and the sample rate. RAM and
+flash are read from the ELF's sections with pyelftools:
 flash = .isr_vector + .text + .rodata + .ARM.exidx + .init_array + .data (load image),
-RAM (SRAM1, the budget) = .data + .bss + .stack (the reservation), measured as their extent
-from the region base so alignment gaps count; SRAM2 is reported apart.
+RAM (SRAM1, the budget) = .data + .bss + .heap + .stack (the reservations), measured as their
+extent from the region base so alignment gaps count; SRAM2 is reported apart.
+The build leaves its report in BUILD/build.json: later stages (the qemu engine) read the board
+the ELF was built for from there.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..boards import Board, load_board
+from ..asc.features import FeatureParams
+from ..boards import Board, get_board, load_board
 from ..core.executor import Executor
 from ..core.errors import BudgetError, ConfigError, RunError, ToolFailedError, ToolMissingError
 
 ELF_NAME = "asc_fw.elf"
 GENERATED_FILES = ("asc.h", "asc.c", "asc_data.h", "asc_data.c", "asc_features.h", "asc_features.c")
 FLASH_SECTIONS = (".isr_vector", ".text", ".rodata", ".ARM.exidx", ".init_array", ".data")
-RAM_SECTIONS = (".data", ".bss", ".stack")
-DEFAULT_STACK = 4096
+RAM_SECTIONS = (".data", ".bss", ".heap", ".stack")
+BUILD_REPORT = "build.json"
 TOOLS = {"arm-none-eabi-gcc": "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi",
          "arm-none-eabi-objcopy": "apt-get install binutils-arm-none-eabi",
          "cmake": "apt-get install cmake (or pip install cmake)"}
@@ -55,39 +60,27 @@ def find_tools() -> dict[str, str]:
     return found
 
 
-def board_defines(board: Board, sample_rate: int, stack_size: int = DEFAULT_STACK) -> dict[str, str]:
-    """The -D values CMake needs, all read from the board file (no second copy of a number)."""
+def board_defines(board: Board, sample_rate: int, stack_size: int | None = None) -> dict[str, str]:
+    """The -D values CMake needs, all read from the board file (no second copy of a number);
+    ``stack_size`` overrides the board's stack reservation."""
     if board.kind != "mcu":
         raise ConfigError(f"board {board.name!r} is a {board.kind} board", "build firmware for an mcu board")
+    cpu, reserve, mic = board.need("cpu"), board.need("reserve"), board.need("microphone")
     sram2 = board.memory.get("sram2")
-    mic = board_microphone(board)
-    defines = {
+    return {
         "ASC_BOARD_NAME": board.name,
-        "ASC_SYSCLK_HZ": str(int(board.cpu["max_clock_hz"])),
-        "ASC_UART_BAUD": str(int(board.serial.get("baud", 115200))),
+        "ASC_CPU": cpu.core, "ASC_FPU": cpu.fpu, "ASC_FLOAT_ABI": cpu.float_abi,
+        "ASC_SYSCLK_HZ": str(cpu.max_clock_hz),
+        "ASC_UART_BAUD": str(board.need("serial").baud),
         "ASC_FLASH_BASE": hex(board.flash.base), "ASC_FLASH_SIZE": str(board.flash.size),
         "ASC_RAM_BASE": hex(board.ram.base), "ASC_RAM_SIZE": str(board.ram.size),
         "ASC_SRAM2_BASE": hex(sram2.base if sram2 else 0), "ASC_SRAM2_SIZE": str(sram2.size if sram2 else 0),
-        "ASC_STACK_SIZE": str(int(stack_size)),
+        "ASC_STACK_SIZE": str(int(stack_size or reserve.stack)),
+        "ASC_HEAP_SIZE": str(reserve.heap),
         "ASC_SAMPLE_RATE_HZ": str(int(sample_rate)),
+        "ASC_MIC_MIN_HZ": str(mic.clock_min_hz), "ASC_MIC_MAX_HZ": str(mic.clock_max_hz),
+        "ASC_MIC_TARGET_HZ": str(mic.clock_target_hz),
     }
-    for key, var in (("clock_min_hz", "ASC_MIC_MIN_HZ"), ("clock_max_hz", "ASC_MIC_MAX_HZ"),
-                     ("clock_target_hz", "ASC_MIC_TARGET_HZ")):
-        defines[var] = str(int(mic[key]))
-    return defines
-
-
-def board_microphone(board: Board) -> dict:
-    """The board file's ``microphone`` block (clock range of the PDM microphones)."""
-    import yaml
-
-    data = yaml.safe_load(board.path.read_text(encoding="utf-8")) if board.path else {}
-    mic = (data or {}).get("microphone") or {}
-    missing = [k for k in ("clock_min_hz", "clock_max_hz", "clock_target_hz") if k not in mic]
-    if missing:
-        raise ConfigError(f"{board.path}: microphone block lacks {', '.join(missing)}",
-                          "add microphone: {clock_min_hz, clock_max_hz, clock_target_hz} to the board file")
-    return mic
 
 
 def generated_dir(run, c_dir: str | Path | None = None) -> Path:
@@ -105,8 +98,18 @@ def default_elf(run) -> Path:
     elf = run.path / "build" / ELF_NAME
     if not elf.is_file():
         raise RunError(f"{elf}: no firmware built for this run",
-                       f"run `asc-tool build --run {run.path} --board b-l475e-iot01a` first")
+                       f"run `asc-tool build --run {run.path}` first")
     return elf
+
+
+def built_board(elf: Path) -> Board:
+    """The board an ELF from `asc-tool build` was built for (its folder's build.json)."""
+    record = elf.parent / BUILD_REPORT
+    if not record.is_file():
+        raise RunError(f"{record}: no build report beside {elf.name}, so its board is unknown",
+                       "build it again with `asc-tool build`")
+    report = json.loads(record.read_text(encoding="utf-8"))
+    return load_board(report["board_file"])
 
 
 @dataclass
@@ -114,17 +117,21 @@ class BuildConfig:
     board: Board
     gen_dir: Path
     build_dir: Path
-    sample_rate: int = 16000
-    stack_size: int = DEFAULT_STACK
+    sample_rate: int = field(default_factory=lambda: FeatureParams().sample_rate)   # the run's
+    stack_size: int | None = None                        # None: the board file's reserve.stack
     jobs: int = 2
     extra_defines: dict = field(default_factory=dict)   # more -D values for CMake (test builds)
+
+    @property
+    def stack_bytes(self) -> int:
+        return self.stack_size or self.board.need("reserve").stack
 
 
 def cmake_commands(cfg: BuildConfig, tools: dict[str, str]) -> list[list[str]]:
     """The configure and build command lines."""
     root = source_root()
     generator = ["-G", "Ninja"] if tools.get("ninja") else ["-G", "Unix Makefiles"]
-    defines = {**board_defines(cfg.board, cfg.sample_rate, cfg.stack_size),
+    defines = {**board_defines(cfg.board, cfg.sample_rate, cfg.stack_bytes),
                "ASC_GENERATED_DIR": str(cfg.gen_dir),
                "CMAKE_TOOLCHAIN_FILE": str(root / "cmake" / "arm-none-eabi.cmake"), **cfg.extra_defines}
     configure = [tools["cmake"], "-S", str(root), "-B", str(cfg.build_dir), *generator,
@@ -146,7 +153,9 @@ def build_firmware(cfg: BuildConfig, executor: Executor | None = None) -> dict:
     elf = cfg.build_dir / ELF_NAME
     report = memory_report(elf, cfg.board)
     report.update(elf=str(elf), bin=str(elf.with_suffix(".bin")), hex=str(elf.with_suffix(".hex")),
-                  generated_dir=str(cfg.gen_dir), stack_reserved_bytes=cfg.stack_size)
+                  generated_dir=str(cfg.gen_dir), board_file=str(cfg.board.path),
+                  stack_reserved_bytes=cfg.stack_bytes, heap_reserved_bytes=cfg.board.need("reserve").heap)
+    (cfg.build_dir / BUILD_REPORT).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     check_budget(report, cfg.board)
     return report
 
@@ -209,16 +218,17 @@ def check_budget(report: dict, board: Board) -> None:
                               "shrink the model (fewer Conv2D filters or Dense units) or the stack")
 
 
-def build(run_dir: str | Path, board: str = "b-l475e-iot01a", build_dir: str | Path | None = None,
-          c_dir: str | Path | None = None, stack_size: int = DEFAULT_STACK, jobs: int = 2,
+def build(run_dir: str | Path, board: Board | str | None = None, build_dir: str | Path | None = None,
+          c_dir: str | Path | None = None, stack_size: int | None = None, jobs: int = 2,
           executor: Executor | None = None) -> dict:
-    """`asc-tool build`: the firmware for ``board`` from the run's generated C."""
-    from ..core.runs import Run
+    """`asc-tool build`: the firmware for ``board`` (None: the default board) from the run's
+    generated C; ``stack_size`` None keeps the board file's stack reservation."""
+    from ..asc.run import open_asc_run
 
-    run = Run.open(run_dir)
+    run = open_asc_run(run_dir)
     if run.target != "stm32-asc":
         raise RunError(f"{run.path} is a {run.target} run", "firmware is built for stm32-asc runs")
-    cfg = BuildConfig(board=load_board(board), gen_dir=generated_dir(run, c_dir),
+    cfg = BuildConfig(board=get_board(board), gen_dir=generated_dir(run, c_dir),
                       build_dir=Path(build_dir or run.path / "build").resolve(),
                       sample_rate=run.feature_params.sample_rate, stack_size=stack_size, jobs=jobs)
     report = build_firmware(cfg, executor)

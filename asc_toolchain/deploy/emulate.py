@@ -1,10 +1,11 @@
-"""The board firmware in QEMU's B-L475E-IOT01A: start it, feed audio over USART1, collect lines.
+"""The board firmware in QEMU: start it, feed audio over its USART, collect lines.
 
-QEMU (≥ 9.1, machine ``b-l475e-iot01a``) runs the exact ELF a user flashes, with ``-icount
-shift=0`` so the firmware's SysTick follows executed instructions, and USART1 on a TCP server
-socket with ``wait=on`` (the CPU holds until we connect, so no boot output is lost). QEMU always
-runs under a deadline: a watchdog kills it, and the process group is killed on exit.
-Also registers the ``qemu`` evaluation engine.
+QEMU (≥ 9.1, the machine the board file's ``qemu.machine`` names) runs the exact ELF a user
+flashes, with ``-icount shift=0`` so the firmware's SysTick follows executed instructions, and
+the first serial port on a TCP server socket with ``wait=on`` (the CPU holds until we connect, so
+no boot output is lost). QEMU always runs under a deadline: a watchdog kills it, and the process
+group is killed on exit. Sizes and rates come from the firmware's boot line and the run, never
+from constants here. Also holds the ``qemu`` evaluation engine (``qemu_engine``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..boards import Board, get_board
 from ..core.errors import ConfigError, RunError, SerialError, ToolMissingError
 from .serial.hostfeed import FeedSession, to_int16
 from .serial.resultline import parse_line, to_instructions
@@ -35,7 +37,7 @@ QEMU = "qemu-system-arm"
 MIN_VERSION = (9, 1)
 ICOUNT = os.environ.get("ASC_TOOL_ICOUNT", "shift=0")
 INSTALL_HINT = ("Debian 12: apt-get install -y -t bookworm-backports qemu-system-arm "
-                "(needs QEMU ≥ 9.1 for the b-l475e-iot01a machine)")
+                "(the STM32 Discovery machines need QEMU ≥ 9.1)")
 
 
 def find_qemu() -> str:
@@ -46,7 +48,7 @@ def find_qemu() -> str:
     return path
 
 
-def qemu_info(binary: str | None = None, machine: str = "b-l475e-iot01a") -> dict:
+def qemu_info(binary: str | None, machine: str) -> dict:
     """Version and whether ``machine`` exists: {"path", "version", "machine", "has_machine"}."""
     binary = binary or find_qemu()
     out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30).stdout
@@ -58,7 +60,7 @@ def qemu_info(binary: str | None = None, machine: str = "b-l475e-iot01a") -> dic
             "has_machine": has, "ok": has and version[:2] >= MIN_VERSION}
 
 
-def check_qemu(machine: str = "b-l475e-iot01a") -> str:
+def check_qemu(machine: str) -> str:
     """The QEMU binary, or ToolMissingError when it is too old or lacks ``machine``."""
     info = qemu_info(find_qemu(), machine)
     if not info["ok"]:
@@ -81,21 +83,22 @@ def free_port() -> int:
 
 
 class QemuBoard:
-    """Context manager: QEMU running ``elf`` with its serial port open as ``self.port``.
+    """Context manager: QEMU running ``elf`` as ``board``'s machine (a Board, a name or a board
+    file; None: the default board) with its serial port open as ``self.port``.
 
     ``timeout_s`` bounds the whole session: after it, QEMU is killed and reads fail.
     """
 
-    def __init__(self, elf: str | Path, machine: str = "b-l475e-iot01a", timeout_s: float = 600.0,
+    def __init__(self, elf: str | Path, board: Board | str | None = None, timeout_s: float = 600.0,
                  read_timeout_s: float = 5.0):
         self.elf = Path(elf)
         if not self.elf.is_file():
             raise ConfigError(f"{self.elf}: ELF file not found",
-                              "build one with `asc-tool build --run RUN --board b-l475e-iot01a`")
+                              "build one with `asc-tool build --run RUN --board NAME`")
         if self.elf.read_bytes()[:4] != b"\x7fELF":
             raise ConfigError(f"{self.elf}: not an ELF file",
                               "pass the .elf from `asc-tool build` (not the .bin or .hex)")
-        self.machine = machine
+        self.machine = get_board(board).need("qemu").machine
         self.timeout_s = timeout_s
         self.read_timeout_s = read_timeout_s
         self.proc: subprocess.Popen | None = None
@@ -269,7 +272,8 @@ def summarize(boot: dict, clips: list[ClipResult]) -> dict:
     """The JSON report of an emulation: boot line, per-clip labels, instruction counts."""
     results = [r for c in clips for r in c.results]
     net = [to_instructions(r["net_cycles"], boot) for r in results]
-    feat = [to_instructions(r["feat_cycles"], boot) * 32 / r["feat_hops"] for r in results
+    hops_per_1024_ms = 1.024 * boot["sample_rate"] / boot["hop"]      # the firmware's own rate and hop
+    feat = [to_instructions(r["feat_cycles"], boot) * hops_per_1024_ms / r["feat_hops"] for r in results
             if r.get("feat_hops")]
     return {
         "boot": boot,
@@ -284,31 +288,38 @@ def summarize(boot: dict, clips: list[ClipResult]) -> dict:
     }
 
 
-def emulate(elf: str | Path, clips: list[tuple[str, np.ndarray]], machine: str = "b-l475e-iot01a",
-            timeout_s: float = 600.0) -> dict:
-    """Run ``elf`` in QEMU and feed each (name, int16 pcm) clip; return ``summarize``'s report."""
-    with QemuBoard(elf, machine, timeout_s=timeout_s) as board:
-        boot = board.boot_line()
-        done = [feed_clip(board, name, pcm) for name, pcm in clips]
+def emulate(elf: str | Path, clips, board: Board | str | None = None, timeout_s: float = 600.0) -> dict:
+    """Run ``elf`` in QEMU as ``board`` (None: the default board) and feed each (name, int16 pcm)
+    clip; return ``summarize``'s report. ``clips`` may also be a function of the boot line that
+    returns them, so audio can be loaded at the sample rate the firmware reports."""
+    with QemuBoard(elf, board, timeout_s=timeout_s) as qemu:
+        boot = qemu.boot_line()
+        clips = clips(boot) if callable(clips) else clips
+        done = [feed_clip(qemu, name, pcm) for name, pcm in clips]
     return summarize(boot, done)
 
 
-def compare_with_host(report: dict, clips: list[tuple[str, np.ndarray]], c_dir: str | Path,
-                      columns: int = 32) -> dict:
-    """Add the host-compiled C engine's answers for the same int16 audio and windows.
+def compare_with_host(report: dict, clips: list[tuple[str, np.ndarray]], run) -> dict:
+    """Add the host-compiled C engine's answers (the run's RUN/c) for the same int16 audio.
 
-    Each clip gets ``host_labels`` and ``host_scores`` (windows 0, columns, 2 columns, … of the
-    host's per-hop windows); the report gets ``agreement`` (labels and int8 scores equal).
+    The firmware classifies every ``columns`` new columns (its boot line says how many), so each
+    clip gets ``host_labels`` and ``host_scores`` of the host's per-hop windows 0, columns,
+    2 columns, …; the report gets ``agreement`` (labels and int8 scores equal). The network's
+    input size comes from the run's feature parameters (n_mels × n_columns).
     """
-    from ..codegen.validate import build_harness, c_end_to_end
+    from ..codegen.validate import build_harness, c_dir_of, c_end_to_end
 
-    classes = report["boot"]["classes"]
-    exe = build_harness(Path(c_dir))
-    in_size = network_input_size(Path(c_dir))
+    boot = report["boot"]
+    if "columns" not in boot:
+        raise RunError("the firmware's boot line does not say how many columns a window has",
+                       "rebuild the firmware with this asc-tool (`asc-tool build`)")
+    columns, classes = int(boot["columns"]), boot["classes"]
+    params = run.feature_params
+    exe = build_harness(c_dir_of(run))
     same_labels = same_scores = total = 0
     for (_, pcm), clip in zip(clips, report["clips"]):
-        host = c_end_to_end(exe, pcm.astype(np.float64) / 32768.0, in_size, len(classes))[1]
-        host = host[::columns]
+        host = c_end_to_end(exe, pcm.astype(np.float64) / 32768.0, params.n_mels * params.n_columns,
+                            len(classes))[1][::columns]
         clip["host_scores"] = host.tolist()
         clip["host_labels"] = [classes[int(np.argmax(h))] for h in host]
         same_labels += sum(a == b for a, b in zip(clip["labels"], clip["host_labels"]))
@@ -319,15 +330,7 @@ def compare_with_host(report: dict, clips: list[tuple[str, np.ndarray]], c_dir: 
     return report
 
 
-def network_input_size(c_dir: Path) -> int:
-    """AI_ASC_IN_1_SIZE from the generated asc.h."""
-    match = re.search(r"#define\s+AI_ASC_IN_1_SIZE\s+(\d+)", (c_dir / "asc.h").read_text(encoding="utf-8"))
-    if not match:
-        raise RunError(f"{c_dir}/asc.h has no AI_ASC_IN_1_SIZE", "generate the C again with `asc-tool generate-c`")
-    return int(match.group(1))
-
-
-def load_clips(paths: list[str | Path], sample_rate: int = 16000,
+def load_clips(paths: list[str | Path], sample_rate: int,
                max_seconds: float | None = None) -> list[tuple[str, np.ndarray]]:
     """Audio files as (name, int16 pcm) the way the host C engine converts them."""
     from ..data.audio import load_audio
@@ -335,30 +338,21 @@ def load_clips(paths: list[str | Path], sample_rate: int = 16000,
     return [(str(p), to_int16(load_audio(p, sample_rate, max_seconds))) for p in paths]
 
 
-def _register_engine() -> None:
-    from ..evaluate.engines import Predictions, register_engine
+def qemu_engine(run, items):
+    """Evaluation engine `qemu`: the built firmware (RUN/build) in the emulated board, fed each recording."""
+    from ..evaluate.metrics import Predictions
+    from .build import built_board, default_elf
 
-    @register_engine("qemu")
-    def qemu_engine(run, items) -> Predictions:
-        """The built firmware (RUN/build) in the emulated board, fed each recording."""
-        from .build import default_elf
-
-        elf = default_elf(run)
-        index = {c: i for i, c in enumerate(run.class_names)}
-        max_s = run.manifest.get("training", {}).get("max_seconds")
-        clips = load_clips([it.path for it in items], run.feature_params.sample_rate, max_s)
-        report = emulate(elf, clips)
-        ys, preds, clip_ids, scores = [], [], [], []
-        for k, (item, clip) in enumerate(zip(items, report["clips"])):
-            ys += [index[item.label]] * clip["windows"]
-            preds += [index[label] for label in clip["labels"]]
-            clip_ids += [k] * clip["windows"]
-            scores += [(np.asarray(s, np.float32) + 128.0) / 256.0 for s in clip["scores"]]
-        return Predictions(np.asarray(ys, int), np.asarray(preds, int), np.asarray(clip_ids, int),
-                           np.asarray(scores, np.float32).reshape(len(ys), -1))
-
-
-try:
-    _register_engine()
-except ImportError:  # evaluate's dependencies absent: emulate still works on its own
-    pass
+    elf = default_elf(run)
+    index = {c: i for i, c in enumerate(run.class_names)}
+    max_s = run.manifest.get("training", {}).get("max_seconds")
+    clips = load_clips([it.path for it in items], run.feature_params.sample_rate, max_s)
+    report = emulate(elf, clips, built_board(elf))
+    ys, preds, clip_ids, scores = [], [], [], []
+    for k, (item, clip) in enumerate(zip(items, report["clips"])):
+        ys += [index[item.label]] * clip["windows"]
+        preds += [index[label] for label in clip["labels"]]
+        clip_ids += [k] * clip["windows"]
+        scores += [(np.asarray(s, np.float32) + 128.0) / 256.0 for s in clip["scores"]]
+    return Predictions(np.asarray(ys, int), np.asarray(preds, int), np.asarray(clip_ids, int),
+                       np.asarray(scores, np.float32).reshape(len(ys), -1))

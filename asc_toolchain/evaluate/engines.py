@@ -1,71 +1,84 @@
 """Evaluation with a choice of engine: who computes the predictions.
 
-Engines register themselves with @register_engine(name); each takes (run, items) and returns
-Predictions per window. `keras` (the float model) lives here; the int8 engines (tflite, tflm, c)
-and the emulated board (qemu) register from their own modules.
+One table (ENGINES) names every engine, what it runs, and the function that runs it for each
+target. `evaluate --engine` is a click.Choice of this table, and `check_engine` rejects an engine
+a run's target has no entry for before any audio is read. stm32-asc functions take (run, items)
+and return Predictions per window; jetson-ser functions take (run, windows) and return scores.
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from ..data.datasets import Item
 from ..core.errors import ConfigError
-from .metrics import full_report
-from ..core.runs import Run
+from .metrics import Predictions, full_report
 
-ENGINES: dict[str, Callable] = {}
-# Modules that register further engines when imported (lazily, so `keras` needs nothing else).
-ENGINE_MODULES = {
-    "tflite": "asc_toolchain.codegen.validate",
-    "tflm": "asc_toolchain.codegen.validate",
-    "c": "asc_toolchain.codegen.validate",
-    "qemu": "asc_toolchain.deploy.emulate",
-}
+if TYPE_CHECKING:
+    from ..core.runs import Run
+    from ..data.datasets import Item
 
 
-@dataclass
-class Predictions:
-    y_true: np.ndarray
-    y_pred: np.ndarray
-    clip: np.ndarray
-    scores: np.ndarray | None = None
+@dataclass(frozen=True)
+class Engine:
+    name: str
+    summary: str
+    entries: dict[str, str]         # target → "module:function"
 
 
-def register_engine(name: str):
-    def deco(func):
-        ENGINES[name] = func
-        return func
-    return deco
+ENGINES = {e.name: e for e in [
+    Engine("keras", "the float Keras model",
+           {"stm32-asc": "asc_toolchain.evaluate.engines:keras_engine",
+            "jetson-ser": "asc_toolchain.ser.evaluate:keras_scores"}),
+    Engine("tflite", "the int8 model on the stock TFLite interpreter",
+           {"stm32-asc": "asc_toolchain.codegen.validate:tflite_engine"}),
+    Engine("tflm", "the int8 model on TFLite Micro's reference kernels",
+           {"stm32-asc": "asc_toolchain.codegen.validate:tflm_engine"}),
+    Engine("c", "the generated C (RUN/c) compiled for this machine, from raw audio",
+           {"stm32-asc": "asc_toolchain.codegen.validate:c_engine"}),
+    Engine("qemu", "the built firmware (RUN/build) in the emulated board, fed over its USART",
+           {"stm32-asc": "asc_toolchain.deploy.emulate:qemu_engine"}),
+    Engine("onnx", "the exported ONNX model on ONNX Runtime",
+           {"jetson-ser": "asc_toolchain.ser.evaluate:onnx_scores"}),
+]}
 
 
-def engine_names() -> list[str]:
-    return sorted(set(ENGINES) | set(ENGINE_MODULES))
+def engine_help() -> str:
+    """One line per engine and the targets it scores (the CLI's --engine help)."""
+    return "; ".join(f"{e.name}: {e.summary} ({', '.join(e.entries)})" for e in ENGINES.values())
 
 
-def get_engine(name: str) -> Callable:
-    if name not in ENGINES and name in ENGINE_MODULES:
-        importlib.import_module(ENGINE_MODULES[name])
-    if name not in ENGINES:
-        raise ConfigError(f"unknown engine {name!r}", f"use one of {', '.join(engine_names())}")
-    return ENGINES[name]
+def check_engine(name: str, target: str) -> str:
+    """The entry of ``name`` for ``target``; ConfigError (before any work) when there is none."""
+    engine = ENGINES.get(name)
+    if engine is None:
+        raise ConfigError(f"unknown engine {name!r}", f"use one of {', '.join(ENGINES)}")
+    if target not in engine.entries:
+        fits = [e.name for e in ENGINES.values() if target in e.entries]
+        raise ConfigError(f"engine {name!r} does not score {target} runs", f"use one of {', '.join(fits)}")
+    return engine.entries[target]
+
+
+def get_engine(name: str, target: str = "stm32-asc") -> Callable:
+    """The function that runs engine ``name`` for ``target`` runs."""
+    module, func = check_engine(name, target).split(":")
+    return getattr(importlib.import_module(module), func)
 
 
 def evaluate(run: Run, items: list[Item], engine: str = "keras") -> dict:
     """Predict with ``engine`` and report per window and per clip."""
-    preds = get_engine(engine)(run, items)
+    preds = get_engine(engine, run.target)(run, items)
     report = full_report(preds.y_true, preds.y_pred, preds.clip, run.class_names, preds.scores)
     report["engine"] = engine
     report["n_clips"] = int(len(np.unique(preds.clip)))
     return report
 
 
-@register_engine("keras")
 def keras_engine(run: Run, items: list[Item]) -> Predictions:
+    """The float Keras model on the Python features."""
     from ..asc.windows import window_features
 
     ws = window_features(items, run.class_names, run.feature_params, run.scaler(),

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+
+@dataclass
+class Predictions:
+    """What an stm32-asc engine returns: per window truth, prediction, clip index and scores."""
+
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    clip: np.ndarray
+    scores: np.ndarray | None = None
 
 
 def scores_report(y_true: np.ndarray, y_pred: np.ndarray, class_names) -> dict:

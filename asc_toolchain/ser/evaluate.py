@@ -63,14 +63,16 @@ def _summary(report: dict) -> dict:
 
 def evaluate_ser(run_dir, data=None, root=None, engine: str = "keras", split: str = "test",
                  skip_bad: bool = False) -> dict:
-    """Score a jetson-ser run with ``engine`` ('keras' or 'onnx') on ``data`` (default: its split).
+    """Score a jetson-ser run with ``engine`` (a jetson-ser entry of evaluate/engines.py) on
+    ``data`` (default: its split). The engine is checked before any audio is read.
 
     The report has the same shape as metrics.json (window/clip, top4, per_corpus, summary)."""
-    from ..core.errors import ConfigError
+    from ..evaluate.engines import get_engine
     from .data import SerItem, load_ser_items, parse_name
     from .export import open_ser_run
     from .windows import ser_windows
 
+    score = get_engine(engine, "jetson-ser")
     run = open_ser_run(run_dir)
     names = run.class_names
     if data is not None:
@@ -80,15 +82,19 @@ def evaluate_ser(run_dir, data=None, root=None, engine: str = "keras", split: st
                  for it in run.items(split)]
     cfg = run.manifest.get("training", {})
     ws = ser_windows(items, names, cfg.get("step_s", 0.5), cfg.get("max_windows", 4), skip_bad, [], desc=engine)
-    if engine == "keras":
-        scores = run.load_keras().predict(ws.nhwc(), batch_size=64, verbose=0)
-    elif engine == "onnx":
-        from .listen import load_engine_model
-
-        model = load_engine_model(run, "onnx")
-        scores = np.stack([model(x) for x in ws.x])
-    else:
-        raise ConfigError(f"engine {engine!r} does not score jetson-ser runs", "use keras or onnx")
-    report = ser_reports(scores, ws, names)
+    report = ser_reports(score(run, ws), ws, names)
     report["engine"] = engine
     return report
+
+
+def keras_scores(run, ws) -> np.ndarray:
+    """Engine `keras` for jetson-ser: the float model on the windows (NHWC)."""
+    return run.load_keras().predict(ws.nhwc(), batch_size=64, verbose=0)
+
+
+def onnx_scores(run, ws) -> np.ndarray:
+    """Engine `onnx` for jetson-ser: the exported model on ONNX Runtime, window by window."""
+    from .listen import load_engine_model
+
+    model = load_engine_model(run, "onnx")
+    return np.stack([model(x) for x in ws.x])

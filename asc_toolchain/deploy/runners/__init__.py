@@ -71,9 +71,9 @@ def firmware_elf(elf: str | None, run_dir: str | None):
         return Path(elf)
     if run_dir:
         from ..build import default_elf
-        from ...core.runs import Run
+        from ...asc.run import open_asc_run
 
-        return default_elf(Run.open(run_dir))
+        return default_elf(open_asc_run(run_dir))
     return None
 
 

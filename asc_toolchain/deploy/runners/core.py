@@ -152,7 +152,7 @@ class Runner:
                               "give --elf FILE or --run RUN (built with `asc-tool build`)")
         if not elf.is_file() and not self.config.dry_run:
             raise ConfigError(f"{elf}: ELF file not found",
-                              "build it with `asc-tool build --run RUN --board b-l475e-iot01a`")
+                              "build it with `asc-tool build --run RUN --board NAME`")
         return elf
 
     def bin(self) -> Path:

@@ -1,7 +1,7 @@
 """``mass-storage``: copy the raw image onto the ST-LINK's USB drive, which flashes what it gets.
 
-The drive is found by its volume name (DIS_L4IOT on this board) among the mounted file systems,
-or given with ``--drive``. After the copy the ST-LINK programs the chip and re-mounts the drive
+The drive is found by its volume name (the board file's ``runners.mass-storage.volume``, or
+``--volume``) among the mounted file systems, or given with ``--drive``. After the copy the ST-LINK programs the chip and re-mounts the drive
 without the file; a FAIL.TXT on the drive then holds the reason of a failure.
 """
 
@@ -61,7 +61,10 @@ class MassStorageRunner(Runner):
             if not path.is_dir() and not self.config.dry_run:
                 raise ConfigError(f"{path}: drive not found (--drive)", "plug the board in and check the mount point")
             return path
-        volume = self.options["volume"] or "DIS_L4IOT"
+        volume = self.options["volume"]
+        if not volume:
+            raise ConfigError(f"the board file {self.config.board.path} names no ST-LINK drive volume",
+                              "give --volume NAME or --drive PATH, or add runners.mass-storage.volume to the board file")
         drives = find_drives(volume)
         if len(drives) == 1:
             self.config.echo(f"ST-LINK drive {volume} mounted at {drives[0]}")

@@ -1,6 +1,7 @@
-"""``qemu``: start the emulated B-L475E-IOT01A with the ELF and print its serial URL.
+"""``qemu``: start the emulated board (the board file's ``qemu.machine``) with the ELF and print
+its serial URL.
 
-USART1 is a TCP server (``socket://127.0.0.1:PORT`` for pyserial). Normally QEMU loads the ELF
+The first serial port (USART1 on the B-L475E-IOT01A) is a TCP server (``socket://127.0.0.1:PORT`` for pyserial). Normally QEMU loads the ELF
 and holds the CPU until a serial client connects, so no boot output is lost. With ``--halt`` the
 board starts with an empty flash, halted, with a GDB server: flash it with the ``gdb`` runner
 (``--gdb-server qemu``) the way a real board is flashed through a debug probe; the serial port
@@ -27,7 +28,7 @@ class QemuRunner(Runner):
 
     @property
     def machine(self) -> str:
-        return self.config.board.qemu.get("machine", self.config.board.name)
+        return self.config.board.need("qemu").machine
 
     def serial_url(self) -> str:
         return f"socket://127.0.0.1:{self.options['serial_port']}"
@@ -50,7 +51,7 @@ class QemuRunner(Runner):
         return self.config.executor.start(argv, stdin=subprocess.DEVNULL, start_new_session=True)
 
     def _check_machine(self, binary: str) -> None:
-        """ToolMissingError when this QEMU lacks the board's machine (older than 9.1)."""
+        """ToolMissingError when this QEMU lacks the board's machine (too old, or another build)."""
         from ..emulate import INSTALL_HINT
 
         if self.config.dry_run and self.config.locator.which("qemu") is None:

@@ -3,14 +3,17 @@
 Bytes are split into lines here (not with pyserial's readline, which hands back half a line on a
 timeout). Each line goes through ``resultline.parse_line``; anything else is garbage: skipped and
 counted, never fatal. A partial line cut by a disconnect is dropped and counted as broken; the port
-reconnects (``serialport.ReconnectingPort``) and every complete line after that is kept.
-With ``feed`` the audio goes to the board through the host-feed protocol and its classifications
-are compared with the host's (the generated C compiled for this machine) window by window.
+reconnects (``port.ReconnectingPort``) and every complete line after that is kept. The baud and
+the USB ids that find the port come from the board file.
+With ``feed`` the audio goes to the board through the host-feed protocol, at the sample rate its
+boot line names, and its classifications are compared with the host's (the generated C compiled
+for this machine) window by window.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import time
 from collections import Counter
@@ -71,19 +74,35 @@ class LiveView:
 
     def __init__(self, echo: Callable[[str], None]):
         self.echo = echo
+        self.last_dma: tuple[float, int] | None = None    # (host time, dma_irqs) of the last mic result
 
     def show(self, line: dict) -> None:
         kind = line["type"]
         if kind == "boot":
             self.echo(f"board {line['board']}  model {str(line['model'])[:12]}  "
-                      f"classes {', '.join(line['classes'])}  fw {line.get('fw', '?')}")
+                      f"classes {', '.join(line['classes'])}  fw {line.get('fw', '?')}"
+                      + (f"  sysclk {line['sysclk_hz'] / 1e6:g} MHz  lse {line.get('lse', '?')}"
+                         if "sysclk_hz" in line else ""))
         elif kind == "result":
             conf = confidence(line)
             self.echo(f"#{line['seq']:<5} {line['label']:<10} {'' if conf is None else f'{conf:5.2f}':>5}  "
                       f"smoothed {line.get('smoothed', '-'):<10} features {line.get('feat_cycles', 0):>10,}  "
-                      f"network {line.get('net_cycles', 0):>10,} cycles")
+                      f"network {line.get('net_cycles', 0):>10,} cycles" + self.mic_status(line))
         elif kind == "fault":
             self.echo("FAULT " + " ".join(f"{k}={v}" for k, v in line.items() if k != "type"))
+
+    def mic_status(self, line: dict) -> str:
+        """Peak mel band, and for microphone results the DMA interrupt rate (host clock) and the
+        error counters since boot (firmware/README.md, bring-up)."""
+        text = f"  band {line['peak_band']}" if "peak_band" in line else ""
+        if "dma_irqs" not in line:
+            return text
+        now, rate = time.monotonic(), "-"
+        if self.last_dma and now > self.last_dma[0]:
+            rate = f"{(line['dma_irqs'] - self.last_dma[1]) / (now - self.last_dma[0]):.1f}"
+        self.last_dma = (now, line["dma_irqs"])
+        return (f"{text}  dma {rate}/s  dropped {line.get('dropped', 0)}  overruns {line.get('overruns', 0)}"
+                f"  dma_errors {line.get('dma_errors', 0)}")
 
 
 class LogWriter:
@@ -180,61 +199,67 @@ def watch(port, monitor: Monitor, count: int | None = None, duration_s: float | 
 
 # -- feeding audio and comparing with the host ---------------------------------------------------
 
-def feed_clips(port, monitor: Monitor, clips: list[tuple[str, "object"]], ack_timeout_s: float = 5.0) -> list[dict]:
-    """Stream each (name, int16 pcm) clip through the host feed; the board's results per clip.
-
-    ``port`` is a plain pyserial port (write, readline). The board is first asked to repeat its
-    boot line, so the summary names the model even when the boot happened before we connected.
-    """
-    from .hostfeed import INFO, FeedSession
-
-    session = FeedSession(port, on_line=monitor.handle, ack_timeout_s=ack_timeout_s)
-    session.send(INFO)
+def feed_clips(session, monitor: Monitor, clips: list[tuple[str, "object"]]) -> list[dict]:
+    """Stream each (name, int16 pcm) clip through ``session`` (a hostfeed.FeedSession whose
+    lines go to ``monitor.handle``); the board's results per clip."""
     done = []
     for name, pcm in clips:
         first = len(monitor.results)
         session.feed(pcm)
         results = [r for r in monitor.results[first:] if r.get("src", "feed") == "feed"]
         done.append({"name": name, "samples": int(len(pcm)), "results": results})
-    monitor.stats.garbage_lines += session.stats.garbage_lines
     return done
+
+
+def feed_rate(boot: dict | None, run) -> int:
+    """The sample rate the firmware expects: its boot line's, else the run's."""
+    from ...core.errors import RunError
+
+    if boot and boot.get("sample_rate"):
+        return int(boot["sample_rate"])
+    if run is not None:
+        return run.feature_params.sample_rate
+    raise RunError("the board did not send its boot line, so the sample rate it expects is unknown",
+                   "is this the asc-tool firmware? reset the board and try again, or give --run RUN")
 
 
 # -- the command's library entry ---------------------------------------------------------------
 
-def monitor_serial(port: str | None = None, baud: int | None = None, board: str = "b-l475e-iot01a",
+def monitor_serial(port: str | None = None, baud: int | None = None, board=None,
                    audio: list[str] = (), run_dir: str | None = None, max_seconds: float | None = None,
                    log_path: str | None = None, count: int | None = None, duration_s: float | None = None,
                    give_up_s: float = 60.0, echo: Callable[[str], None] = print, live: bool = True) -> dict:
-    """Watch (or, with ``audio``, feed and compare) the board on ``port``; return the summary.
+    """Watch (or, with ``audio``, feed and compare) ``board`` (a Board, a name or a board file;
+    None: the default board) on ``port``; return the summary.
 
-    No ``port``: the one serial port with the board file's USB vendor id (the ST-LINK VCP).
+    No ``port``: the one serial port with the board file's USB ids (the debug probe's virtual COM
+    port); no ``baud``: the board file's.
     """
-    from ...boards import load_board
+    from ...boards import get_board
+    from .port import find_port, open_url
 
-    spec = load_board(board)
-    baud = baud or int(spec.serial.get("baud", 115200))
+    defaults = get_board(board).need("serial")
+    baud = baud or defaults.baud
     if port is None:
-        from .port import find_port
-
-        port, note = find_port(int(spec.serial.get("usb_vid", 0x0483)))
+        port, note = find_port(defaults.usb_vid, pid=defaults.usb_pid)
         echo(note)
+    opener = functools.partial(open_url, vid=defaults.usb_vid)
     log = LogWriter(log_path) if log_path else None
     monitor = Monitor(view=LiveView(echo) if live else None, log=log)
     try:
         if audio:
-            return _feed(port, baud, monitor, list(audio), run_dir, max_seconds, echo)
-        _watch(port, baud, monitor, count, duration_s, give_up_s, echo)
+            return _feed(port, baud, opener, monitor, list(audio), run_dir, max_seconds, echo)
+        _watch(port, baud, opener, monitor, count, duration_s, give_up_s, echo)
         return monitor.summary(port)
     finally:
         if log:
             log.close()
 
 
-def _watch(url, baud, monitor, count, duration_s, give_up_s, echo) -> None:
+def _watch(url, baud, opener, monitor, count, duration_s, give_up_s, echo) -> None:
     from .port import ReconnectingPort
 
-    port = ReconnectingPort(url, baud, give_up_s=give_up_s, echo=echo).open()
+    port = ReconnectingPort(url, baud, give_up_s=give_up_s, echo=echo, opener=opener).open()
     echo(f"monitoring {url} at {baud} baud" + (f" for {count} classifications" if count else ""))
     try:
         watch(port, monitor, count, duration_s)
@@ -242,44 +267,47 @@ def _watch(url, baud, monitor, count, duration_s, give_up_s, echo) -> None:
         port.close()
 
 
-def _feed(url, baud, monitor, audio, run_dir, max_seconds, echo) -> dict:
+def _feed(url, baud, opener, monitor, audio, run_dir, max_seconds, echo) -> dict:
+    """Ask the board for its boot line (classes, sample rate, columns), load the audio at that
+    rate, feed it, and compare with the host when a run is given."""
     from ..emulate import load_clips
-    from .port import open_url
+    from .hostfeed import INFO, FeedSession
 
-    rate = 16000
+    run = None
     if run_dir:
-        from ...core.runs import Run
+        from ...asc.run import open_asc_run
 
-        rate = Run.open(run_dir).feature_params.sample_rate
-    clips = load_clips(audio, rate, max_seconds)
-    port = open_url(url, baud, timeout=1.0)
+        run = open_asc_run(run_dir)
+    port = opener(url, baud, 1.0)
     try:
-        board_clips = feed_clips(port, monitor, clips)
+        session = FeedSession(port, on_line=monitor.handle)
+        session.send(INFO)                   # the board repeats its boot line, even after a late connect
+        clips = load_clips(audio, feed_rate(monitor.boot, run), max_seconds)
+        board_clips = feed_clips(session, monitor, clips)
+        monitor.stats.garbage_lines += session.stats.garbage_lines
     finally:
         port.close()
     summary = monitor.summary(url)
     summary["feed"] = [{"name": c["name"], "samples": c["samples"], "windows": len(c["results"]),
                         "labels": [r["label"] for r in c["results"]],
                         "scores": [r["scores"] for r in c["results"]]} for c in board_clips]
-    if run_dir:
-        summary["host"] = host_agreement(run_dir, monitor.boot, summary["feed"], clips)
+    if run is not None:
+        summary["host"] = host_agreement(run, monitor.boot, summary["feed"], clips)
     else:
         echo("note: give --run RUN to compare the board's classifications with the host's")
     return summary
 
 
-def host_agreement(run_dir, boot: dict | None, feed: list[dict], clips) -> dict:
+def host_agreement(run, boot: dict | None, feed: list[dict], clips) -> dict:
     """Labels and int8 scores of the board vs the run's generated C on the host, window by window
-    (the emulate stage's comparison: the host's per-hop windows taken every ``columns``)."""
+    (the emulate stage's comparison: the host's per-hop windows taken every boot-line ``columns``)."""
     from ..emulate import compare_with_host
     from ...core.errors import RunError
-    from ...core.runs import Run
-    from ...codegen.validate import c_dir_of
 
     if boot is None:
         raise RunError("the board did not send its boot line, so its classes are unknown",
                        "is this the asc-tool firmware? reset the board and try again")
     report = {"boot": boot, "clips": [dict(c) for c in feed]}
-    compare_with_host(report, clips, c_dir_of(Run.open(run_dir)), columns=int(boot.get("columns", 32)))
+    compare_with_host(report, clips, run)
     return {**report["agreement"], "clips": [{"name": c["name"], "board_labels": c["labels"],
                                               "host_labels": c["host_labels"]} for c in report["clips"]]}

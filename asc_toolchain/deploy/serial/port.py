@@ -1,5 +1,5 @@
-"""Serial ports for the monitor: open any pyserial URL, find the ST-LINK's virtual COM port,
-explain failures, and a port that reconnects with back-off when it disappears.
+"""Serial ports for the monitor: open any pyserial URL, find the board's virtual COM port by the
+board file's USB ids, explain failures, and a port that reconnects with back-off when it disappears.
 
 URLs are whatever ``serial.serial_for_url`` takes: device paths (/dev/ttyACM0, COM5),
 ``socket://host:port`` (the emulated board), ``rfc2217://host:port``, ``loop://``.
@@ -17,19 +17,27 @@ from ...core.errors import SerialError
 
 log = logging.getLogger(__name__)
 
-PERMISSION_HINT = ("on Linux add yourself to the dialout group (sudo usermod -aG dialout $USER, then log "
-                   "out and in) or add a udev rule, e.g. /etc/udev/rules.d/99-stlink.rules with "
-                   'SUBSYSTEM=="tty", ATTRS{idVendor}=="0483", MODE="0660", GROUP="dialout" '
-                   "and run: sudo udevadm control --reload && sudo udevadm trigger")
+DIALOUT_HINT = ("on Linux add yourself to the dialout group (sudo usermod -aG dialout $USER, then log "
+                "out and in) or add a udev rule")
+UDEV_RULE = ('/etc/udev/rules.d/99-asc-board.rules with SUBSYSTEM=="tty", ATTRS{{idVendor}}=="{vid:04x}", '
+             'MODE="0660", GROUP="dialout" and run: sudo udevadm control --reload && sudo udevadm trigger')
 CABLE_HINT = "likely a cable, driver or permission problem: re-plug the board and check `asc-tool monitor serial --list`"
 
 
-def explain(exc: Exception, url: str) -> SerialError:
-    """A SerialError for a failed open/read of ``url`` with the likely cause and fix."""
+def permission_hint(vid: int | None = None) -> str:
+    """How to get access to a serial device; the udev rule names the board's USB vendor id."""
+    if vid is None:
+        return DIALOUT_HINT + " matching the board's USB vendor id"
+    return f"{DIALOUT_HINT}, e.g. {UDEV_RULE.format(vid=vid)}"
+
+
+def explain(exc: Exception, url: str, vid: int | None = None) -> SerialError:
+    """A SerialError for a failed open/read of ``url`` with the likely cause and fix (``vid``:
+    the board's USB vendor id, for the udev rule)."""
     code = getattr(exc, "errno", None)
     text = str(exc)
     if code in (errno.EACCES, errno.EPERM) or "Permission denied" in text:
-        return SerialError(f"{url}: permission denied", PERMISSION_HINT)
+        return SerialError(f"{url}: permission denied", permission_hint(vid))
     if code == errno.EBUSY or "busy" in text.lower():
         return SerialError(f"{url}: the port is busy", "close the other program holding it "
                            "(a serial terminal, another monitor, ModemManager)")
@@ -38,19 +46,21 @@ def explain(exc: Exception, url: str) -> SerialError:
     return SerialError(f"{url}: {text}", CABLE_HINT)
 
 
-def open_url(url: str, baud: int = 115200, timeout: float = 0.2):
-    """An open pyserial port for ``url``; SerialError explaining why it cannot be opened."""
+def open_url(url: str, baud: int | None = None, timeout: float = 0.2, vid: int | None = None):
+    """An open pyserial port for ``url`` at ``baud`` (None: pyserial's, for sockets where it means
+    nothing); SerialError explaining why it cannot be opened (``vid``: the board's USB vendor id)."""
     import serial
 
+    speed = {} if baud is None else {"baudrate": baud}
     try:
-        port = serial.serial_for_url(url, baudrate=baud, timeout=timeout, write_timeout=10, do_not_open=True)
+        port = serial.serial_for_url(url, timeout=timeout, write_timeout=10, do_not_open=True, **speed)
         # pyserial empties the input buffer as part of open(): for a socket that throws away the
         # lines the board sent right after the connection was made (a reconnect, QEMU's boot line).
         port.reset_input_buffer = lambda: None
         port.open()
         return port
     except (serial.SerialException, OSError, ValueError) as exc:
-        raise explain(exc, url) from None
+        raise explain(exc, url, vid) from None
 
 
 @dataclass(frozen=True)
@@ -82,18 +92,20 @@ def candidates_hint(ports: list[PortInfo] | None = None) -> str:
     return "ports found: " + "; ".join(p.describe() for p in ports)
 
 
-def find_port(vid: int, ports: list[PortInfo] | None = None) -> tuple[str, str]:
-    """The one port with USB vendor id ``vid`` and a line saying which was chosen.
+def find_port(vid: int, ports: list[PortInfo] | None = None, pid: int | None = None) -> tuple[str, str]:
+    """The one port with USB vendor id ``vid`` (and product id ``pid`` when given) and a line
+    saying which was chosen.
 
     SerialError listing the candidates when there is none or more than one.
     """
     ports = list_ports() if ports is None else ports
-    matching = [p for p in ports if p.vid == vid]
+    matching = [p for p in ports if p.vid == vid and (pid is None or p.pid == pid)]
+    ids = f"0x{vid:04x}" + ("" if pid is None else f" and product id 0x{pid:04x}")
     if len(matching) == 1:
-        return matching[0].device, f"using {matching[0].describe()}: USB vendor 0x{vid:04x}"
+        return matching[0].device, f"using {matching[0].describe()}: USB vendor {ids}"
     if not matching:
-        raise SerialError(f"no serial port with USB vendor id 0x{vid:04x} (ST-LINK virtual COM port)",
-                          f"{candidates_hint(ports)}; plug the board's ST-LINK USB port in or give --port")
+        raise SerialError(f"no serial port with USB vendor id {ids} (the board's debug-probe virtual COM port)",
+                          f"{candidates_hint(ports)}; plug the board's debug USB port in or give --port")
     raise SerialError(f"{len(matching)} ports with USB vendor id 0x{vid:04x}: "
                       + "; ".join(p.describe() for p in matching), "pick one with --port")
 
@@ -108,7 +120,7 @@ class ReconnectingPort:
     """
 
     url: str
-    baud: int = 115200
+    baud: int
     timeout: float = 0.2
     give_up_s: float = 60.0
     max_backoff_s: float = 2.0

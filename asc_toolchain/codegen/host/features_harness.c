@@ -1,5 +1,6 @@
-/* Host harness for the generated feature front end (rendered next to asc_features.c by
- * asc_toolchain.codegen.features_c.write_host_harness).
+/* Part of asc-tool: the host harness of the generated feature front end (asc_features.c),
+ * compiled beside it on this machine by asc_toolchain.codegen.features_c.build_features_harness;
+ * never part of the firmware.
  *
  *   features_harness < pcm.s16le > records.bin
  *       pushes the int16 samples on stdin block by block (ASC_FEATURES_HOP samples; a partial

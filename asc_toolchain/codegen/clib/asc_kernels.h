@@ -1,0 +1,84 @@
+/* Part of the asc-tool kernel library (asc_toolchain/codegen/clib), copied unchanged into every
+ * generated network folder; edit the library, not the copy. */
+#ifndef ASC_KERNELS_H
+#define ASC_KERNELS_H
+
+/* int8 kernels of the generated networks, C99: one C file per kernel family (conv_s8.c,
+ * pool_s8.c, fully_connected_s8.c, softmax_s8.c) and the Cortex-M4 fast paths as inline
+ * functions (conv_s8_dsp.h) that the generated code instantiates with constant shapes.
+ *
+ * The arithmetic follows the TensorFlow Lite int8 quantization specification (per-channel
+ * weights with zero point 0, per-tensor activations, int32 accumulators and biases, a
+ * fixed-point multiplier and shift per output channel), so results are bit-exact with the
+ * TensorFlow Lite Micro reference kernels. The input zero point is folded into the biases by
+ * the generator (valid padding only), so the inner loops are plain int8 dot products. Weights
+ * are int8; biases are little-endian int32 (bias_le), so the weights blob may be any byte array.
+ * Define ASC_NO_DSP to force the portable paths on a DSP core. */
+
+#include <stdint.h>
+
+#include "asc_fixedpoint.h"
+
+/* A convolution (valid padding, no dilation) with an optional max-pool fused into it: the
+ * convolution outputs a pool window needs are computed, requantized, clamped and reduced at
+ * once, so the full convolution map is never stored. No pool: pool_h = pool_w = 1. */
+typedef struct {
+    uint16_t in_h, in_w, in_c;
+    uint16_t out_c, k_h, k_w, stride_h, stride_w;
+    uint16_t pool_h, pool_w, pool_stride_h, pool_stride_w;
+    uint16_t out_h, out_w;          /* after the pool */
+    int32_t out_zero_point;
+    int32_t act_min, act_max;       /* clamp of the convolution and of the pool, combined */
+    const int32_t *multiplier;      /* one per output channel */
+    const int8_t *shift;            /* one per output channel; > 0 shifts left */
+} asc_conv_cfg;
+
+typedef struct {
+    uint16_t in_h, in_w, c;
+    uint16_t pool_h, pool_w, stride_h, stride_w;
+    uint16_t out_h, out_w;
+    int32_t act_min, act_max;
+} asc_pool_cfg;
+
+typedef struct {
+    uint16_t in_features, out_features;
+    int32_t out_zero_point;
+    int32_t act_min, act_max;
+    const int32_t *multiplier;
+    const int8_t *shift;
+} asc_fc_cfg;
+
+typedef struct {
+    uint16_t depth;
+    int32_t input_multiplier;
+    int32_t input_left_shift;
+    int32_t diff_min;
+} asc_softmax_cfg;
+
+/* Ring order: within each group of 4 channels, int16 values are stored as 0, 2, 1, 3, so the
+ * two words of a group are the SMLAD pairs that SXTB16 makes of 4 int8 weights. A ring is a
+ * few int16 rows of a convolution's output that the next convolution reads as they are made. */
+#define ASC_RING_POS(c) (((c) & ~3) | (((c) & 1) << 1) | (((c) >> 1) & 1))
+
+/* conv_s8.c. Rows [oy0, oy1) of a convolution, reference arithmetic (any shape, any target).
+ * Weights int8 [out_c][k_h][k_w][in_c]. Input int8 NHWC (in8), or int16 ring rows (in16: ring
+ * row 0 is input row oy0 * pool_stride_h * stride_h, channels in ring order). Output int8 NHWC
+ * rows (out8, row oy at out8 + oy * out_w * out_c) or int16 ring rows (out16, row oy at
+ * out16 + (oy - oy0) * out_w * out_c, ring order). */
+void asc_conv_rows(const asc_conv_cfg *cfg, const int8_t *weights, const uint8_t *bias_le,
+                   const int8_t *in8, const int16_t *in16, int oy0, int oy1,
+                   int8_t *out8, int16_t *out16);
+
+/* pool_s8.c: max-pool (valid padding), int8 NHWC in and out. */
+void asc_maxpool_s8(const asc_pool_cfg *cfg, const int8_t *input, int8_t *output);
+
+/* fully_connected_s8.c: weights int8 [out_features][in_features]. */
+void asc_fc_s8(const asc_fc_cfg *cfg, const int8_t *weights, const uint8_t *bias_le,
+               const int8_t *input, int8_t *output);
+
+/* softmax_s8.c: int8 in, int8 out with scale 1/256 and zero point -128. */
+void asc_softmax_s8(const asc_softmax_cfg *cfg, const int8_t *input, int8_t *output);
+
+#include "conv_s8_dsp.h"
+
+#endif /* ASC_KERNELS_H */

@@ -1,0 +1,46 @@
+"""The kernel library: plain C files in clib/, copied unchanged beside every generated network.
+
+The generated C holds only what depends on the model (arrays, shapes, arena offsets, the call
+sequence); every kernel body lives in clib/ once. ``KERNEL_FAMILIES`` is the one table from a
+step kind (ir.Step.kind) to the C file of its kernel family. A new op is: one kernel file here
+(declared in clib/asc_kernels.h), one row below, its lowering (lower.py) and call
+(templates/asc.c.j2), and its cases in tests/test_kernel_library.py, which runs every family
+alone against TFLite Micro on the host and in the emulated Cortex-M4.
+"""
+
+from __future__ import annotations
+
+import shutil
+from importlib import resources
+from pathlib import Path
+
+KERNEL_FAMILIES = {
+    "conv": "conv_s8.c",
+    "pool": "pool_s8.c",
+    "fc": "fully_connected_s8.c",
+    "softmax": "softmax_s8.c",
+}
+HEADERS = ("asc_kernels.h", "asc_fixedpoint.h", "asc_dsp.h", "conv_s8_dsp.h")
+
+
+def clib_dir() -> Path:
+    """The installed library folder (asc_toolchain/codegen/clib)."""
+    return Path(str(resources.files("asc_toolchain.codegen") / "clib"))
+
+
+def library_files() -> list[str]:
+    """File names of the library, headers first, in a fixed order."""
+    return [*HEADERS, *KERNEL_FAMILIES.values()]
+
+
+def library_sources() -> list[Path]:
+    """The library's C sources in the installed folder (to build it on its own)."""
+    return [clib_dir() / f for f in KERNEL_FAMILIES.values()]
+
+
+def copy_library(out_dir: Path) -> list[Path]:
+    """Copy every library file byte for byte into ``out_dir``; return the new paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return [Path(shutil.copyfile(clib_dir() / name, out_dir / name)) for name in library_files()]
+

@@ -1,0 +1,220 @@
+"""The kernel library (asc_toolchain/codegen/clib) on its own, without any generated code.
+
+Every file compiles with the strict host flags and for the Cortex-M4 at every optimization
+level. Each kernel, on a one-layer model per case, gives TFLite Micro's bytes on seeded inputs:
+on the host (tests/c/kernel_driver.c, portable path and the host model of the Cortex-M4 path,
+under ASan/UBSan) and in the emulated board (tests/c/kernel_m4_main.c, real DSP instructions
+and the inline assembly, a semihosting test build).
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import require_tool
+
+from asc_toolchain.codegen import hostbuild
+from asc_toolchain.codegen.library import KERNEL_FAMILIES, clib_dir, library_files, library_sources
+
+C_DIR = Path(__file__).parent / "c"
+DRIVER = C_DIR / "kernel_driver.c"
+DRIVER_KERNELS = {"conv": 1, "c1k3": 2, "ring": 3, "pool": 4, "fc": 5, "softmax": 6}
+FIELDS = {   # the scalar fields of each configuration struct, in order (clib/asc_kernels.h)
+    "conv": ("in_h", "in_w", "in_c", "out_c", "k_h", "k_w", "stride_h", "stride_w", "pool_h",
+             "pool_w", "pool_stride_h", "pool_stride_w", "out_h", "out_w", "out_zero_point",
+             "act_min", "act_max"),
+    "pool": ("in_h", "in_w", "c", "pool_h", "pool_w", "stride_h", "stride_w", "out_h", "out_w",
+             "act_min", "act_max"),
+    "fc": ("in_features", "out_features", "out_zero_point", "act_min", "act_max"),
+    "softmax": ("depth", "input_multiplier", "input_left_shift", "diff_min"),
+}
+M4_FLAGS = ("-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-std=c99",
+            "-Wall", "-Wextra", "-Werror", "-Wdouble-promotion")
+
+# name: (kernel, input shape, the one-layer model's Keras layers); c1k3 and ring cases cover every
+# assembly variant (kernel rows 1-3 x pool rows 1-2; 1, 2 and 4 pool positions) and C fallbacks
+CASES = {
+    "conv_stride_relu": ("conv", (9, 10, 3),
+                         lambda L: [L.Conv2D(5, (3, 2), strides=(2, 1), activation="relu")]),
+    "conv_pool_relu6": ("conv", (12, 11, 2), lambda L: [L.Conv2D(4, (2, 3), activation="relu6"),
+                                                       L.MaxPooling2D((3, 2), strides=(2, 1))]),
+    "c1k3_k3_pool2": ("c1k3", (14, 12, 1), lambda L: [L.Conv2D(6, 3), L.MaxPooling2D(2)]),
+    "c1k3_k2_pool3x2": ("c1k3", (13, 10, 1), lambda L: [L.Conv2D(4, (2, 3), activation="relu"),
+                                                       L.MaxPooling2D((3, 2), strides=(1, 2))]),
+    "c1k3_k5_pool1x2": ("c1k3", (12, 10, 1),
+                        lambda L: [L.Conv2D(3, (5, 3)), L.MaxPooling2D((1, 2))]),
+    "c1k3_k2_pool1x2": ("c1k3", (9, 10, 1),
+                        lambda L: [L.Conv2D(4, (2, 3)), L.MaxPooling2D((1, 2))]),
+    "c1k3_k1_pool2": ("c1k3", (8, 10, 1), lambda L: [L.Conv2D(3, (1, 3)), L.MaxPooling2D(2)]),
+    "ring_pool2": ("ring", (10, 9, 8),
+                   lambda L: [L.Conv2D(6, 3, activation="relu"), L.MaxPooling2D(2)]),
+    "ring_no_pool": ("ring", (7, 7, 4), lambda L: [L.Conv2D(3, 2)]),
+    "ring_pool1x2": ("ring", (6, 9, 4),
+                     lambda L: [L.Conv2D(5, (2, 2)), L.MaxPooling2D((1, 2))]),
+    "maxpool": ("pool", (9, 8, 3), lambda L: [L.MaxPooling2D((3, 2), strides=2)]),
+    "fully_connected": ("fc", (37,), lambda L: [L.Dense(7, activation="relu")]),
+    "softmax": ("softmax", (6,), lambda L: [L.Softmax()]),
+}
+N_INPUTS = 64
+
+
+@functools.lru_cache(maxsize=None)
+def one_layer_tflite(name: str) -> bytes:
+    """The case's model, seeded, converted to int8 like `asc-tool quantize` does."""
+    import keras
+
+    from asc_toolchain.asc.quantize import convert_int8
+
+    _, shape, layers = CASES[name]
+    keras.utils.set_random_seed(sorted(CASES).index(name))
+    model = keras.Sequential([keras.Input(shape), *layers(keras.layers)])
+    rng = np.random.default_rng(7)
+    model.set_weights([v + rng.normal(0, 0.05, v.shape).astype(np.float32) for v in model.get_weights()])
+    return convert_int8(model, rng.normal(0, 1, (32, *shape)).astype(np.float32))
+
+
+def encode(kernel: str, step, inputs: np.ndarray) -> bytes:
+    """The driver's input: kernel, configuration, tables, weights, biases, then the inputs."""
+    words = [DRIVER_KERNELS[kernel], *(int(step.cfg[f]) for f in FIELDS[step.kind])]
+    if step.kind in ("conv", "fc"):
+        words += [*step.multiplier, *step.shift, step.weights.size, *step.weights.reshape(-1).tolist(),
+                  *step.bias.tolist()]
+    words += [len(inputs), *inputs.reshape(-1).tolist()]
+    return np.asarray(words, "<i4").tobytes()
+
+
+@pytest.fixture(scope="module")
+def drivers(host_cache):
+    """The driver linked with the library alone: portable, and the Cortex-M4 path's host model."""
+    require_tool("cc")
+    build = lambda name, defines: hostbuild.build([*library_sources(), DRIVER], name, sanitize=True,
+                                                  include_dirs=(str(clib_dir()),), defines=defines)
+    return {"portable": build("kernel-driver", ()),
+            "dsp-emulated": build("kernel-driver-dsp", ("ASC_DSP_EMULATE",))}
+
+
+def test_every_kernel_family_has_a_case():
+    """A new kernel family (a row of library.KERNEL_FAMILIES) comes with its cases here."""
+    families = {"c1k3": "conv", "ring": "conv"}
+    assert {families.get(k, k) for k, _, _ in CASES.values()} == set(KERNEL_FAMILIES)
+    assert {k for k, _, _ in CASES.values()} == set(DRIVER_KERNELS)
+    assert all((clib_dir() / f).is_file() for f in library_files())
+
+
+def case_data(name: str):
+    """(kernel, the lowered step, seeded int8 inputs, TFLite Micro's outputs) of a case."""
+    from asc_toolchain.asc.quantize import tflm_outputs
+    from asc_toolchain.codegen.kernels import fast_requantize_ok
+    from asc_toolchain.codegen.lower import lower
+    from asc_toolchain.codegen.tflite_model import read_tflite
+
+    kernel, shape, _ = CASES[name]
+    tflite = one_layer_tflite(name)
+    steps = lower(read_tflite(tflite)).steps
+    assert len(steps) == 1, f"{name}: lowers to {[s.name for s in steps]}, not one kernel call"
+    if kernel in ("c1k3", "ring"):
+        assert fast_requantize_ok(steps[0]), f"{name}: the fast kernels need the exact requantization"
+    x = np.random.default_rng(11).integers(-128, 128, (N_INPUTS, *shape)).astype(np.int8)
+    ref = tflm_outputs(tflite, x)
+    assert len(np.unique(ref, axis=0)) > 1, f"{name}: degenerate case, every output is the same"
+    return kernel, steps[0], x, ref
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_kernel_equals_tflite_micro(name, drivers):
+    kernel, step, x, ref = case_data(name)
+    for variant, exe in drivers.items():
+        raw = hostbuild.run_program(exe, data=encode(kernel, step, x))
+        got = np.frombuffer(raw, np.int8).reshape(ref.shape)
+        wrong = int(np.sum(np.any(got != ref, axis=1)))
+        assert wrong == 0, f"{name} ({variant}): {wrong} of {len(x)} outputs differ from TFLite Micro"
+
+
+@pytest.mark.parametrize("defines", [(), ("ASC_DSP_EMULATE",), ("ASC_NO_DSP",)],
+                         ids=["portable", "dsp-emulated", "no-dsp"])
+def test_library_compiles_strict_on_the_host(tmp_path, defines):
+    require_tool("cc")
+    for source in (*library_sources(), DRIVER):
+        hostbuild.compile_object(source, tmp_path / (source.stem + ".o"), defines=defines,
+                                 include_dirs=(str(clib_dir()),))
+
+
+def m4_instances() -> str:
+    """C that instantiates the inline Cortex-M4 kernels for every assembly variant (kernel rows
+    1-3 x pool rows 1-2 for c1k3, 1-4 pool positions for ring) and for the C fallbacks."""
+    lines = ['#include "asc_kernels.h"', "static const int32_t m[8];", "static const int8_t sh[8];"]
+    for kh in (1, 2, 3, 5):
+        for ph in (1, 2, 3):
+            lines += [f"static const asc_conv_cfg c1k3_{kh}_{ph} = {{12, 9, 1, 8, {kh}, 3, 1, 1, "
+                      f"{ph}, 2, {ph}, 2, {(12 - kh + 1) // ph}, 3, 0, -128, 127, m, sh}};",
+                      f"void run_c1k3_{kh}_{ph}(const int8_t *w, const uint8_t *b, const int8_t *in, "
+                      f"int16_t *out) {{ asc_conv_c1k3_rows(&c1k3_{kh}_{ph}, w, b, in, 0, 2, NULL, out); }}"]
+    for ph, pw, ic in ((1, 1, 4), (1, 2, 8), (2, 1, 4), (2, 2, 8), (3, 3, 4)):
+        lines += [f"static const asc_conv_cfg ring_{ph}_{pw} = {{6, 7, {ic}, 8, 3, 2, 1, 1, {ph}, "
+                  f"{pw}, {ph}, {pw}, 1, {(7 - 1) // pw}, 3, -100, 90, m, sh}};",
+                  f"void run_ring_{ph}_{pw}(const int8_t *w, const uint8_t *b, const int16_t *r, "
+                  f"int8_t *out) {{ asc_conv_ring_row(&ring_{ph}_{pw}, w, b, r, 0, out); }}"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("opt", ["-O0", "-O1", "-O2", "-Os"])
+def test_library_compiles_for_the_cortex_m4(tmp_path, opt):
+    gcc = require_tool("arm-none-eabi-gcc")
+    objdump = require_tool("arm-none-eabi-objdump")
+    (tmp_path / "instances.c").write_text(m4_instances())
+    for source in (*library_sources(), tmp_path / "instances.c"):
+        subprocess.run([gcc, *M4_FLAGS, opt, f"-I{clib_dir()}", "-c", str(source), "-o",
+                        str(tmp_path / (Path(source).stem + ".o"))], check=True, capture_output=True)
+    dis = subprocess.run([objdump, "-d", str(tmp_path / "instances.o")], check=True,
+                         capture_output=True, text=True).stdout
+    assert "smlad" in dis and "sxtb16" in dis
+    if opt != "-O0":     # the assembly paths need the shapes folded to constants
+        assert "ldrd" in dis and "smlatb" in dis
+
+
+def m4_case_header(kernel: str, step, x: np.ndarray, out_size: int) -> str:
+    """case.h of tests/c/kernel_m4_main.c: the step's configuration, tables and the inputs."""
+    arr = lambda v: ", ".join(str(int(i)) for i in np.asarray(v).reshape(-1))
+    c, tables = step.cfg, ""
+    lines = [f"#define K_KERNEL {DRIVER_KERNELS[kernel]}", f"#define K_N {len(x)}",
+             f"#define K_IN_SIZE {x[0].size}", f"#define K_OUT_SIZE {out_size}"]
+    if step.kind in ("conv", "fc"):
+        lines += [f"static const int32_t k_mult[] = {{{arr(step.multiplier)}}};",
+                  f"static const int8_t k_shift[] = {{{arr(step.shift)}}};",
+                  f"static const int8_t k_w[] = {{{arr(step.weights)}}};",
+                  f"static const uint8_t k_b[] = {{{arr(np.asarray(step.bias, '<i4').view(np.uint8))}}};"]
+        tables = ", k_mult, k_shift"
+    fields = ", ".join(str(int(c[f])) for f in FIELDS[step.kind])
+    inputs = ", ".join("{" + arr(v) + "}" for v in x)
+    return "\n".join([*lines, f"static const asc_{step.kind}_cfg k_cfg = {{{fields}{tables}}};",
+                      f"static const int8_t k_in[K_N][K_IN_SIZE] = {{{inputs}}};"]) + "\n"
+
+
+@pytest.mark.slow
+@pytest.mark.toolchain
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_kernel_on_the_cortex_m4_equals_tflite_micro(name, tmp_path):
+    """The real DSP instructions and assembly, in the emulated board (semihosting test build)."""
+    gcc = require_tool("arm-none-eabi-gcc")
+    qemu = require_tool("qemu-system-arm")
+    kernel, step, x, ref = case_data(name)
+    (tmp_path / "case.h").write_text(m4_case_header(kernel, step, x, ref.shape[1]))
+    elf = tmp_path / "case.elf"
+    sources = [C_DIR / "m4_semihosting_start.c", C_DIR / "kernel_m4_main.c", *library_sources()]
+    subprocess.run([gcc, *M4_FLAGS, "-O2", "--specs=rdimon.specs", f"-T{C_DIR / 'm4_semihosting.ld'}",
+                    f"-I{clib_dir()}", f"-I{tmp_path}", *map(str, sources), "-o", str(elf)],
+                   check=True, capture_output=True, text=True)
+    run = subprocess.run([qemu, "-M", "b-l475e-iot01a", "-nographic", "-monitor", "none", "-serial",
+                          "null", "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    got = np.array([[int(v) for v in line.split()] for line in run.stdout.splitlines() if line.strip()])
+    assert got.shape == ref.shape, f"{name}: {got.shape} outputs from the board, {ref.shape} expected"
+    wrong = int(np.sum(np.any(got != ref, axis=1)))
+    assert wrong == 0, f"{name} (Cortex-M4): {wrong} of {len(x)} outputs differ from TFLite Micro"
