@@ -46,6 +46,22 @@ def require_shared(path: Path = ASC_META) -> Path:
     return path
 
 
+def first_clip_per_class(seconds: float = 4.2) -> list:
+    """One real recording per class (the first by path), its first ``seconds``, as int16 PCM."""
+    import csv
+
+    from asc_toolchain.data.audio import load_audio
+    from asc_toolchain.deploy.serial.hostfeed import to_int16
+
+    require_shared(ASC_META)
+    with open(ASC_META, newline="", encoding="utf-8") as fh:
+        rows = sorted(csv.DictReader(fh), key=lambda r: r["path"])
+    first = {}
+    for row in rows:
+        first.setdefault(row["label"], row["path"])
+    return [(p, to_int16(load_audio(SHARED_DATA / p, 16000, seconds))) for p in first.values()]
+
+
 def require_tool(name: str) -> str:
     """Skip when an external tool is missing, unless ASC_TOOL_REQUIRE_TOOLCHAIN=1 makes it a failure."""
     path = shutil.which(name)

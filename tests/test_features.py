@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from asc_toolchain.data.audio import load_audio
-from asc_toolchain.asc.features import (SEED_PARAMS, Scaler, logmel_window_reference, logmel_windows,
+from asc_toolchain.asc.features import (Scaler, logmel_window_reference, logmel_windows,
                                     n_windows)
 from conftest import SHARED_DATA, require_shared
 

@@ -9,7 +9,6 @@ never more than 1 apart.
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -3,15 +3,14 @@ to the host-compiled C engine (same int16 input, same non-overlapping 1.024 s wi
 
 from __future__ import annotations
 
-import csv
 import json
 
 import numpy as np
 import pytest
-from conftest import ASC_META, SHARED_DATA, require_shared, require_tool
+from conftest import first_clip_per_class, require_tool
 from test_firmware_build import firmware  # noqa: F401
 
-from asc_toolchain.deploy.serial.hostfeed import END, INFO, PCM, START, encode_frame, to_int16
+from asc_toolchain.deploy.serial.hostfeed import END, INFO, PCM, START, encode_frame
 
 pytestmark = pytest.mark.toolchain
 COLUMNS = 32            # the firmware classifies every 32 new columns
@@ -67,24 +66,11 @@ def test_boot_line_and_protocol_errors(elf, firmware):
         assert (off["state"], off["samples"], off["windows"]) == ("off", 100, 0)
 
 
-def real_clips(seconds: float = 4.2) -> list[tuple[str, np.ndarray]]:
-    """One recording per class (the first by path), the first ``seconds`` of each, as int16."""
-    from asc_toolchain.data.audio import load_audio
-
-    require_shared(ASC_META)
-    with open(ASC_META, newline="", encoding="utf-8") as fh:
-        rows = sorted(csv.DictReader(fh), key=lambda r: r["path"])
-    first = {}
-    for row in rows:
-        first.setdefault(row["label"], row["path"])
-    return [(p, to_int16(load_audio(SHARED_DATA / p, 16000, seconds))) for p in first.values()]
-
-
 @pytest.mark.data
 def test_firmware_equals_host_c_on_real_recordings(elf, host_engine):
     from asc_toolchain.deploy.emulate import emulate
 
-    clips = real_clips() + [("silence", np.zeros(16896, np.int16))]
+    clips = first_clip_per_class() + [("silence", np.zeros(16896, np.int16))]
     report = emulate(elf, clips, timeout_s=300)
     compared = 0
     for (name, pcm), clip in zip(clips, report["clips"], strict=True):

@@ -6,13 +6,12 @@ A known scene needs the run the board was built from: ASC_HIL_RUN=RUN."""
 
 from __future__ import annotations
 
-import csv
 import os
 import time
 
 import numpy as np
 import pytest
-from conftest import ASC_META, SHARED_DATA, require_shared, require_tool
+from conftest import first_clip_per_class, require_tool
 from test_firmware_build import firmware  # noqa: F401
 
 from asc_toolchain.asc.features import FeatureParams, mel_columns
@@ -159,19 +158,6 @@ def test_a_1_khz_tone_lands_in_its_mel_band(port):
     check_tone_band(Board(port))
 
 
-def scene_clips(seconds: float = 4.2) -> list[tuple[str, np.ndarray]]:
-    """The first ``seconds`` of the first recording (by path) of each class, int16."""
-    from asc_toolchain.data.audio import load_audio
-
-    require_shared(ASC_META)
-    with open(ASC_META, newline="", encoding="utf-8") as fh:
-        rows = sorted(csv.DictReader(fh), key=lambda r: r["path"])
-    first = {}
-    for row in rows:
-        first.setdefault(row["label"], row["path"])
-    return [(p, to_int16(load_audio(SHARED_DATA / p, 16000, seconds))) for p in first.values()]
-
-
 @pytest.mark.hil
 def test_known_scenes_give_the_hosts_labels(port):
     from asc_toolchain.asc.run import AscRun
@@ -183,7 +169,7 @@ def test_known_scenes_give_the_hosts_labels(port):
     exe = build_harness(c_dir_of(run))
     params = run.feature_params
     board = Board(port)
-    for name, pcm in scene_clips():
+    for name, pcm in first_clip_per_class():
         board_results = board.feed(pcm)
         host = c_end_to_end(exe, pcm.astype(np.float64) / 32768.0, params.n_mels * params.n_columns,
                             len(run.class_names))[1][::params.n_columns]

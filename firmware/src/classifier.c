@@ -51,10 +51,11 @@ uint32_t classifier_windows(void)
     return seq;
 }
 
-static uint32_t argmax(const int32_t *v)
+/* Index of the largest of v[0..n-1] (ties: the lowest index). */
+static uint32_t argmax(const int32_t *v, uint32_t n)
 {
     uint32_t best = 0;
-    for (uint32_t k = 1; k < N_CLASSES; k++)
+    for (uint32_t k = 1; k < n; k++)
         if (v[k] > v[best])
             best = k;
     return best;
@@ -67,14 +68,14 @@ static uint32_t smoothed_class(void)
     for (uint32_t i = 0; i < history_len; i++)
         for (uint32_t k = 0; k < N_CLASSES; k++)
             sum[k] += history[i][k];
-    return argmax(sum);
+    return argmax(sum, N_CLASSES);
 }
 
 /* The mel band that is the loudest in most of the window's columns (ties: the lower band; 0
  * for silence). Where a test tone lands, for bring-up (firmware/README.md). */
 static uint32_t peak_band(void)
 {
-    uint8_t votes[ASC_FEATURES_N_MELS] = {0};
+    int32_t votes[ASC_FEATURES_N_MELS] = {0};
     for (uint32_t c = 0; c < ASC_FEATURES_N_COLUMNS; c++) {
         const float *col = features.col_db[c];
         uint32_t best = 0;
@@ -83,11 +84,7 @@ static uint32_t peak_band(void)
                 best = b;
         votes[best]++;
     }
-    uint32_t top = 0;
-    for (uint32_t b = 1; b < ASC_FEATURES_N_MELS; b++)
-        if (votes[b] > votes[top])
-            top = b;
-    return top;
+    return argmax(votes, ASC_FEATURES_N_MELS);
 }
 
 static void report_mic_counters(void)
@@ -109,7 +106,7 @@ static void report(uint32_t net_cycles)
     history_head = (history_head + 1u) % CLASSIFIER_SMOOTH;
     if (history_len < CLASSIFIER_SMOOTH)
         history_len++;
-    uint32_t top = argmax(centred);
+    uint32_t top = argmax(centred, N_CLASSES);
     jw_begin("result");
     jw_str("src", source);
     jw_uint("seq", seq);
