@@ -86,3 +86,49 @@ def _move_in(tmp: Path, out: Path) -> list[str]:
         moved.append(str(dst))
     remove_retired(out)
     return moved
+
+
+def generate_model_c(model_path: str | Path, out_dir: str | Path, name: str = "network",
+                     board=None, check_ram: bool = False) -> dict:
+    """Write the network C of any supported int8 .tflite into ``out_dir`` (no run needed) with
+    the X-CUBE-AI legacy API named after ``name``; return the report dict (figures, the
+    arena beside TFLite Micro's, the budget with a board or ``check_ram``). The model is read
+    and lowered before anything is written: an unsupported op leaves no file behind."""
+    from .lower import lower
+    from .render import check_identifier
+    from .tflite_model import read_tflite
+    from .tflm_arena import tflm_arena
+
+    check_identifier(name, "network name")
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise ConfigError(f"{model_path}: no such model file", "pass an int8 .tflite with --model")
+    tflite = model_path.read_bytes()
+    lower(read_tflite(tflite))
+    out = Path(out_dir)
+    report = _staged(out, lambda tmp: generate_network_c(tflite, tmp, None, name=name,
+                                                         source=model_path.name), board, check_ram)
+    report.update(out_dir=str(out), model=str(model_path), name=name)
+    report["tflm_arena"] = tflm_arena(tflite)
+    if report["tflm_arena"].get("total_bytes"):
+        report["arena_vs_tflm"] = round(report["activations_bytes"]
+                                        / report["tflm_arena"]["total_bytes"], 3)
+    return report
+
+
+def _staged(out: Path, write, board, check_ram: bool) -> dict:
+    """Run ``write(tmp)`` in a temporary folder beside ``out``, check the budget, move in."""
+    from ..boards import get_board
+    from ..deploy import budget
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        report = write(tmp)
+        if board or check_ram:
+            check = budget.check if check_ram else budget.estimate
+            report["budget"] = check(report, None, get_board(board))
+        report["files"] = _move_in(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return report

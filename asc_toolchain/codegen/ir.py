@@ -15,7 +15,7 @@ from .tflite_model import Tensor
 
 @dataclass
 class Step:
-    """One kernel call: ``kind`` in conv|pool|fc|softmax, reading ``src`` and writing ``dst``
+    """One kernel call: ``kind`` a key of library.KERNEL_FAMILIES, reading ``src`` and writing ``dst``
     (tensor indices), with its C configuration in ``cfg``."""
 
     kind: str
@@ -30,6 +30,7 @@ class Step:
     weights_offset: int = 0
     bias_offset: int = 0
     macc: int = 0
+    inputs: list[int] = field(default_factory=list)   # every tensor read (multi-input ops)
 
 
 @dataclass

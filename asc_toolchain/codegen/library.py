@@ -19,6 +19,13 @@ KERNEL_FAMILIES = {
     "pool": "pool_s8.c",
     "fc": "fully_connected_s8.c",
     "softmax": "softmax_s8.c",
+    "convp": "conv_pad_s8.c",
+    "dwconv": "depthwise_s8.c",
+    "pool2": "pool_s8.c",
+    "add": "add_s8.c",
+    "mean": "mean_s8.c",
+    "pad": "shape_s8.c",
+    "concat": "shape_s8.c",
 }
 HEADERS = ("asc_kernels.h", "asc_fixedpoint.h", "asc_dsp.h", "conv_s8_dsp.h")
 
@@ -30,12 +37,12 @@ def clib_dir() -> Path:
 
 def library_files() -> list[str]:
     """File names of the library, headers first, in a fixed order."""
-    return [*HEADERS, *KERNEL_FAMILIES.values()]
+    return [*HEADERS, *dict.fromkeys(KERNEL_FAMILIES.values())]
 
 
 def library_sources() -> list[Path]:
     """The library's C sources in the installed folder (to build it on its own)."""
-    return [clib_dir() / f for f in KERNEL_FAMILIES.values()]
+    return [clib_dir() / f for f in dict.fromkeys(KERNEL_FAMILIES.values())]
 
 
 def copy_library(out_dir: Path) -> list[Path]:

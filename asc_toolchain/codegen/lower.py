@@ -1,10 +1,12 @@
 """Lower an int8 .tflite graph to the steps the generated C runs, with every constant computed.
 
-Supported: CONV_2D (valid padding, no dilation), MAX_POOL_2D (fused into the convolution before
-it when that convolution feeds only the pool), RESHAPE (an alias: NHWC data is already flat),
-FULLY_CONNECTED and SOFTMAX, all int8 with per-channel or per-tensor weights. Multipliers and
-activation ranges are computed exactly as the TFLite Micro reference kernels compute them at
-prepare time (double-precision effective scales, frexp, round half away from zero).
+Supported: SUPPORTED_OPS, int8 with per-channel or per-tensor weights. The seed's ops are
+lowered here (CONV_2D with valid padding and no dilation, with a following MAX_POOL_2D fused in;
+RESHAPE as an alias, NHWC data being already flat; FULLY_CONNECTED; SOFTMAX); the rest of the
+tiny-ML op set in lower_ops.py. Multipliers and activation ranges are computed exactly as the
+TFLite Micro reference kernels compute them at prepare time (double-precision effective scales,
+frexp, round half away from zero). The arena is planned by tensor lifetimes; element-wise steps
+overwrite an input they read last (in place).
 """
 
 from __future__ import annotations
@@ -14,62 +16,18 @@ import math
 import numpy as np
 
 from ..core.errors import DataError
+from . import lower_ops
 from .ir import Network, Step
+from .quant import (activation_range, channel_multipliers, fold_bias, int8_act, op_weights,  # noqa: F401
+                    quantize_multiplier)                          # quantize_multiplier: re-exported for tests
 from .kernels import choose_kernels, fuse_conv_pairs
 from .planner import Buffer, plan
-from .tflite_model import Operator, Tensor, TfliteModel
+from .tflite_model import Operator, TfliteModel
 
-SUPPORTED_OPS = ("CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX")
+SUPPORTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "MEAN",
+                 "ADD", "PAD", "CONCATENATION", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX")
 UNSUPPORTED_HINT = ("the builtin backend supports " + ", ".join(SUPPORTED_OPS)
-                    + " (Conv2D/MaxPooling2D with valid padding, Flatten, Dense, softmax); "
-                    "change the model or use --backend stedgeai")
-
-
-# -- TFLite quantization arithmetic ----------------------------------------------------------
-
-def round_half_away(x: float) -> int:
-    """std::round: halves go away from zero."""
-    return int(math.copysign(math.floor(abs(x) + 0.5), x))
-
-
-def quantize_multiplier(real: float) -> tuple[int, int]:
-    """(q31 multiplier, shift) with real = q * 2^(shift - 31), as TFLite's QuantizeMultiplier."""
-    if real == 0.0:
-        return 0, 0
-    q, shift = math.frexp(real)
-    q_fixed = round_half_away(q * (1 << 31))
-    if q_fixed == (1 << 31):
-        q_fixed //= 2
-        shift += 1
-    if shift < -31:
-        return 0, 0
-    return int(q_fixed), int(shift)
-
-
-def activation_range(activation: str, scale: float, zero_point: int) -> tuple[int, int]:
-    """Clamp bounds of a fused activation on an int8 output (float32 division, std::round)."""
-    def q(f: float) -> int:
-        return zero_point + round_half_away(float(np.float32(f) / np.float32(scale)))
-
-    lo, hi = -128, 127
-    if activation == "RELU":
-        return max(lo, q(0.0)), hi
-    if activation == "RELU6":
-        return max(lo, q(0.0)), min(hi, q(6.0))
-    if activation == "RELU_N1_TO_1":
-        return max(lo, q(-1.0)), min(hi, q(1.0))
-    if activation == "NONE":
-        return lo, hi
-    raise DataError(f"fused activation {activation} is not supported by the builtin backend",
-                    "use relu, relu6 or none")
-
-
-def channel_multipliers(inp: Tensor, weights: Tensor, out: Tensor, channels: int):
-    """Per-output-channel (multiplier, shift) lists from double-precision effective scales."""
-    scales = weights.scales if len(weights.scales) > 1 else np.repeat(weights.scales, channels)
-    pairs = [quantize_multiplier(float(np.float64(inp.scales[0]) * np.float64(s)
-                                       / np.float64(out.scales[0]))) for s in scales]
-    return [p[0] for p in pairs], [p[1] for p in pairs]
+                    + " (int8); replace the layer with one of these or use --backend stedgeai")
 
 
 # -- lowering ------------------------------------------------------------------------------
@@ -80,17 +38,25 @@ def lower(model: TfliteModel, alignment: int = 4) -> Network:
     steps: list[Step] = []
     alias: dict[int, int] = {}
     consumers = _consumers(model)
+    check_supported(model)
     for i, op in enumerate(model.operators):
-        src = alias.get(op.inputs[0], op.inputs[0])
+        srcs = [alias.get(t, t) for t in op.inputs]
+        src = srcs[0]
         if op.name == "RESHAPE":
             _check_reshape(model, op, i)
             alias[op.outputs[0]] = src
+        elif op.name == "MAX_POOL_2D" and op.options.get("padding") == "SAME":
+            steps.append(lower_ops.lower_pool2(model, op, i, srcs))
         elif op.name == "MAX_POOL_2D" and _fusable(steps, src, consumers, model):
             _fuse_pool(steps[-1], model, op, i)
+        elif op.name == "ADD" and lower_ops.fusable_add(steps, srcs, consumers, model):
+            lower_ops.fuse_add(steps[-1], lower_ops.lower_add(model, op, i, srcs))
+        elif op.name == "CONV_2D" and _needs_padded_conv(op):
+            steps.append(lower_ops.lower_convp(model, op, i, srcs))
         elif op.name in _LOWERERS:
             steps.append(_LOWERERS[op.name](model, op, i, src))
         else:
-            raise DataError(f"op {i} ({op.name}) is not supported", UNSUPPORTED_HINT)
+            steps.append(lower_ops.NEW_LOWERERS[op.name](model, op, i, srcs))
     _retarget_output(steps, model, alias)
     choose_kernels(steps)
     fuse_conv_pairs(steps, consumers, model)
@@ -98,6 +64,22 @@ def lower(model: TfliteModel, alignment: int = 4) -> Network:
     offsets, arena = _plan(steps, model, alignment)
     return Network(steps, blob, offsets, arena, model.tensor(model.inputs[0]),
                    model.tensor(model.outputs[0]), sum(s.macc for s in steps))
+
+
+def check_supported(model: TfliteModel) -> None:
+    """DataError naming the first op the builtin backend has no kernel for (before any work)."""
+    for i, op in enumerate(model.operators):
+        if op.name in ("QUANTIZE", "DEQUANTIZE"):
+            raise DataError(f"op {i} ({op.name}) is not supported (float input or output)",
+                            "convert with int8 input and output (converter."
+                            "inference_input_type = inference_output_type = tf.int8)")
+        if op.name not in SUPPORTED_OPS:
+            raise DataError(f"op {i} ({op.name}) is not supported", UNSUPPORTED_HINT)
+
+
+def _needs_padded_conv(op: Operator) -> bool:
+    o = op.options
+    return o.get("padding") != "VALID" or o.get("dilation_w", 1) != 1 or o.get("dilation_h", 1) != 1
 
 
 def _check_io(model: TfliteModel) -> None:
@@ -129,50 +111,10 @@ def _check_reshape(model: TfliteModel, op: Operator, i: int) -> None:
                         UNSUPPORTED_HINT)
 
 
-def _int8_act(model: TfliteModel, idx: int, op: Operator, i: int) -> Tensor:
-    t = model.tensor(idx)
-    if t.dtype is not np.int8 or len(t.scales) != 1:
-        raise DataError(f"op {i} ({op.name}): tensor {t.name!r} is not per-tensor int8",
-                        "quantize the whole model to int8 (`asc-tool quantize`)")
-    return t
-
-
-def _weights(model: TfliteModel, op: Operator, i: int) -> tuple[Tensor, np.ndarray | None]:
-    w = model.tensor(op.inputs[1])
-    if w.dtype is not np.int8 or w.data is None or np.any(w.zero_points != 0):
-        raise DataError(f"op {i} ({op.name}): weights {w.name!r} are not constant symmetric int8",
-                        "quantize with full-integer int8 (`asc-tool quantize`)")
-    if len(w.scales) > 1 and w.quantized_dimension != 0:
-        raise DataError(f"op {i} ({op.name}): per-channel weights on axis {w.quantized_dimension}",
-                        "the builtin backend expects per-output-channel scales (axis 0)")
-    bias = None
-    if len(op.inputs) > 2 and op.inputs[2] >= 0:
-        b = model.tensor(op.inputs[2])
-        if b.dtype is not np.int32 or b.data is None:
-            raise DataError(f"op {i} ({op.name}): bias {b.name!r} is not constant int32",
-                            "quantize with full-integer int8 (`asc-tool quantize`)")
-        bias = b.data.astype(np.int64)
-    return w, bias
-
-
-def _fold_bias(bias: np.ndarray | None, weights: np.ndarray, in_zp: int, name: str) -> np.ndarray:
-    """bias - in_zp * sum(weights) per output channel, so kernels skip the input offset."""
-    n_out = weights.shape[0]
-    base = bias if bias is not None else np.zeros(n_out, np.int64)
-    folded = base - in_zp * weights.reshape(n_out, -1).astype(np.int64).sum(axis=1)
-    if np.any(np.abs(folded) > 2**31 - 1):
-        raise DataError(f"{name}: folded bias overflows int32", "the layer's biases are out of range")
-    return folded.astype(np.int32)
-
-
 def _lower_conv(model: TfliteModel, op: Operator, i: int, src: int) -> Step:
     o = op.options
-    if o.get("padding") != "VALID" or o.get("dilation_w", 1) != 1 or o.get("dilation_h", 1) != 1:
-        raise DataError(f"op {i} (CONV_2D) uses padding {o.get('padding')} / dilation "
-                        f"{o.get('dilation_h')}x{o.get('dilation_w')}",
-                        "the builtin backend needs padding='valid' and no dilation")
-    inp, out = _int8_act(model, src, op, i), _int8_act(model, op.outputs[0], op, i)
-    w, bias = _weights(model, op, i)
+    inp, out = int8_act(model, src, op, i), int8_act(model, op.outputs[0], op, i)
+    w, bias = op_weights(model, op, i)
     _, ih, iw, ic = inp.shape
     oc, kh, kw, _ = w.shape
     _, oh, ow, _ = out.shape
@@ -182,7 +124,7 @@ def _lower_conv(model: TfliteModel, op: Operator, i: int, src: int) -> Step:
                stride_w=o["stride_w"], pool_h=1, pool_w=1, pool_stride_h=1, pool_stride_w=1,
                out_h=oh, out_w=ow, out_zero_point=int(out.zero_points[0]), act_min=lo, act_max=hi)
     step = Step("conv", f"conv{i}", src, op.outputs[0], cfg, mult, shift, w.data.copy(),
-                _fold_bias(bias, w.data, int(inp.zero_points[0]), f"op {i} (CONV_2D)"),
+                fold_bias(bias, w.data, int(inp.zero_points[0]), f"op {i} (CONV_2D)"),
                 macc=oh * ow * oc * kh * kw * ic)
     cfg["macc_executed"] = step.macc
     return step
@@ -190,7 +132,7 @@ def _lower_conv(model: TfliteModel, op: Operator, i: int, src: int) -> Step:
 
 def _pool_cfg(model: TfliteModel, op: Operator, i: int, src: int) -> dict:
     o = op.options
-    inp, out = _int8_act(model, src, op, i), _int8_act(model, op.outputs[0], op, i)
+    inp, out = int8_act(model, src, op, i), int8_act(model, op.outputs[0], op, i)
     if o.get("padding") != "VALID":
         raise DataError(f"op {i} (MAX_POOL_2D) uses padding {o.get('padding')}",
                         "the builtin backend needs padding='valid' pools")
@@ -231,8 +173,8 @@ def _fuse_pool(conv: Step, model: TfliteModel, op: Operator, i: int) -> None:
 
 
 def _lower_fc(model: TfliteModel, op: Operator, i: int, src: int) -> Step:
-    inp, out = _int8_act(model, src, op, i), _int8_act(model, op.outputs[0], op, i)
-    w, bias = _weights(model, op, i)
+    inp, out = int8_act(model, src, op, i), int8_act(model, op.outputs[0], op, i)
+    w, bias = op_weights(model, op, i)
     n_out, n_in = w.shape
     if int(np.prod(inp.shape)) != n_in:
         raise DataError(f"op {i} (FULLY_CONNECTED): input has {int(np.prod(inp.shape))} elements, "
@@ -242,12 +184,12 @@ def _lower_fc(model: TfliteModel, op: Operator, i: int, src: int) -> Step:
     cfg = dict(in_features=n_in, out_features=n_out, out_zero_point=int(out.zero_points[0]),
                act_min=lo, act_max=hi)
     return Step("fc", f"fc{i}", src, op.outputs[0], cfg, mult, shift, w.data.copy(),
-                _fold_bias(bias, w.data, int(inp.zero_points[0]), f"op {i} (FULLY_CONNECTED)"),
+                fold_bias(bias, w.data, int(inp.zero_points[0]), f"op {i} (FULLY_CONNECTED)"),
                 macc=n_in * n_out + n_out)
 
 
 def _lower_softmax(model: TfliteModel, op: Operator, i: int, src: int) -> Step:
-    inp, out = _int8_act(model, src, op, i), _int8_act(model, op.outputs[0], op, i)
+    inp, out = int8_act(model, src, op, i), int8_act(model, op.outputs[0], op, i)
     if abs(float(out.scales[0]) - 1.0 / 256) > 1e-9 or int(out.zero_points[0]) != -128:
         raise DataError(f"op {i} (SOFTMAX): output scale {out.scales[0]} / zero point "
                         f"{out.zero_points[0]} (int8 softmax needs 1/256 and -128)", "quantize again")
@@ -301,7 +243,7 @@ def _plan(steps: list[Step], model: TfliteModel, alignment: int) -> tuple[dict[i
     life: dict[int, list[int]] = {}
     sizes: dict[int, int] = {}
     for n, s in enumerate(steps):
-        for t in (s.src, s.dst):
+        for t in (s.src, *s.inputs, s.dst):
             if t not in external:
                 life.setdefault(t, [n, n])[1] = n
         if s.cfg.get("ring"):
@@ -310,6 +252,26 @@ def _plan(steps: list[Step], model: TfliteModel, alignment: int) -> tuple[dict[i
             if s.src in life:
                 life[s.src][1] = max(life[s.src][1], n + 1)
             sizes[s.dst] = s.cfg["ring"]["bytes"]
+    shared = _in_place(steps, life, model)
+    for dst, src in shared.items():     # one buffer for both, alive over both lifetimes
+        life[src][1] = max(life[src][1], life.pop(dst)[1])
     buffers = [Buffer(str(t), sizes.get(t, model.tensor(t).nbytes), a, b) for t, (a, b) in life.items()]
     offsets, arena = plan(buffers, alignment)
-    return {int(k): v for k, v in offsets.items()}, arena
+    result = {int(k): v for k, v in offsets.items()}
+    result.update({dst: result[src] for dst, src in shared.items()})
+    return result, arena
+
+
+def _in_place(steps: list[Step], life: dict[int, list[int]], model: TfliteModel) -> dict[int, int]:
+    """{output: input} for element-wise steps that may overwrite an input read last by them
+    (each element is read before the same element is written)."""
+    shared: dict[int, int] = {}
+    for n, s in enumerate(steps):
+        if not s.cfg.get("inplace") or s.dst not in life:
+            continue
+        for t in s.cfg["inplace"]:
+            if (t in life and life[t][1] == n
+                    and model.tensor(t).nbytes == model.tensor(s.dst).nbytes):
+                shared[s.dst] = shared.get(t, t)     # chains of in-place steps share one root
+                break
+    return shared

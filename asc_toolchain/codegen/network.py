@@ -56,13 +56,14 @@ def remove_retired(out_dir: Path) -> None:
             path.unlink()
 
 
-def generate_network_c(tflite: bytes, out_dir: Path, class_names: list[str], *,
+def generate_network_c(tflite: bytes, out_dir: Path, class_names: list[str] | None, *,
                        source: str = "model_int8.tflite", name: str = "asc") -> dict:
-    """Write the network C files for ``tflite`` into ``out_dir``; return the report dict."""
+    """Write the network C files for ``tflite`` into ``out_dir``; return the report dict.
+    ``class_names`` None (a bare model): no ASC_CLASS_NAMES in the header."""
     check_identifier(name, "network name")
     net = lower(read_tflite(tflite))
     n_out = int(np.prod(net.output.shape))
-    if len(class_names) != n_out:
+    if class_names is not None and len(class_names) != n_out:
         raise DataError(f"{source}: the model has {n_out} outputs but the run names "
                         f"{len(class_names)} classes ({', '.join(class_names)})",
                         "quantize the run again (`asc-tool quantize`)")
@@ -123,6 +124,17 @@ def _describe(s: Step) -> str:
         return f"max-pool {c['pool_h']}x{c['pool_w']} -> {c['out_h']}x{c['out_w']}x{c['c']}"
     if s.kind == "fc":
         return f"fully connected {c['in_features']} -> {c['out_features']}"
+    if s.kind in ("convp", "dwconv"):
+        return (f"{'depthwise ' if s.kind == 'dwconv' else ''}conv {c['k_h']}x{c['k_w']} "
+                f"/{c['stride_h']}x{c['stride_w']} dilation {c['dil_h']}x{c['dil_w']} pad "
+                f"{c['pad_top']},{c['pad_left']} {c['in_h']}x{c['in_w']}x{c['in_c']} -> "
+                f"{c['out_h']}x{c['out_w']}x{c['out_c']}")
+    if s.kind == "pool2":
+        return f"{c['op']}-pool {c['pool_h']}x{c['pool_w']} -> {c['out_h']}x{c['out_w']}x{c['c']}"
+    if s.kind == "add":
+        return f"add of two int8 tensors, {c['size']} elements"
+    if s.kind in ("mean", "pad", "concat"):
+        return s.kind
     return f"softmax over {c['depth']}"
 
 
@@ -143,8 +155,9 @@ def _context(net: Network, class_names: list[str], digest: str, name: str) -> di
                   multiplier=s.multiplier, shift=s.shift, weights_offset=s.weights_offset,
                   bias_offset=s.bias_offset, src=_pointer(net, s.src, False),
                   dst_off=net.offsets.get(s.dst, 0),
-                  dst=_pointer(net, s.dst, True)) for s in net.steps]
-    names = ", ".join('"' + n.replace("\\", "\\\\").replace('"', '\\"') + '"' for n in class_names)
+                  dst=_pointer(net, s.dst, True),
+                  srcs=[_pointer(net, t, False) for t in s.inputs]) for s in net.steps]
+    names = ", ".join('"' + n.replace("\\", "\\\\").replace('"', '\\"') + '"' for n in class_names or ())
     return dict(name=name, NAME=name.upper(), steps=steps, in_h=in_h, in_w=in_w, in_c=in_c,
                 in_size=int(np.prod(net.input.shape)), n_out=n_out,
                 in_scale=c_float(net.input.scales[0]), in_zp=int(net.input.zero_points[0]),

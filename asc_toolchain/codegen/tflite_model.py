@@ -16,7 +16,7 @@ import numpy as np
 from ..core.errors import DataError
 
 # BuiltinOperator codes (schema.fbs) of the ops we know by name.
-OP_NAMES = {0: "ADD", 3: "CONV_2D", 4: "DEPTHWISE_CONV_2D", 6: "DEQUANTIZE", 9: "FULLY_CONNECTED",
+OP_NAMES = {0: "ADD", 2: "CONCATENATION", 60: "PADV2", 3: "CONV_2D", 4: "DEPTHWISE_CONV_2D", 6: "DEQUANTIZE", 9: "FULLY_CONNECTED",
             14: "LOGISTIC", 17: "MAX_POOL_2D", 1: "AVERAGE_POOL_2D", 18: "MUL", 19: "RELU",
             21: "RELU6", 22: "RESHAPE", 25: "SOFTMAX", 34: "PAD", 40: "MEAN", 45: "STRIDED_SLICE",
             77: "SHAPE", 83: "PACK", 114: "QUANTIZE"}
@@ -178,6 +178,17 @@ def _read_options(name: str, t) -> dict:
     if name == "FULLY_CONNECTED":
         return {"activation": ACTIVATIONS.get(_field(t, 0, i8), "?"),
                 "keep_num_dims": bool(_field(t, 2, "BoolFlags", False))}
+    if name == "DEPTHWISE_CONV_2D":
+        return {"padding": PADDINGS.get(_field(t, 0, i8), "?"), "stride_w": _field(t, 1, i32),
+                "stride_h": _field(t, 2, i32), "depth_multiplier": _field(t, 3, i32),
+                "activation": ACTIVATIONS.get(_field(t, 4, i8), "?"),
+                "dilation_w": _field(t, 5, i32, 1), "dilation_h": _field(t, 6, i32, 1)}
+    if name == "ADD":
+        return {"activation": ACTIVATIONS.get(_field(t, 0, i8), "?")}
+    if name == "CONCATENATION":
+        return {"axis": _field(t, 0, i32), "activation": ACTIVATIONS.get(_field(t, 1, i8), "?")}
+    if name == "MEAN":
+        return {"keep_dims": bool(_field(t, 0, "BoolFlags", False))}
     if name == "SOFTMAX":
         return {"beta": float(_field(t, 0, "Float32Flags", 0.0))}
     return {}

@@ -31,17 +31,19 @@ def c_dir_of(run, c_dir: str | Path | None = None) -> Path:
     return path
 
 
-def build_harness(c_dir: Path, sanitize: bool = False, dsp_emulate: bool = False) -> Path:
-    """Compile network (+ features when present) with the host harness; cached by content."""
+def build_harness(c_dir: Path, sanitize: bool = False, dsp_emulate: bool = False,
+                  name: str = "asc") -> Path:
+    """Compile network ``name`` (+ features when present) with the host harness; cached by
+    content."""
     from .render import render
 
     c_dir = Path(c_dir).resolve()
     harness_dir = hostbuild.cache_dir() / "harness"
     harness = harness_dir / "asc_host_harness.c"
     tmp = render("asc_host_harness.c.j2", harness_dir / f".harness.{os.getpid()}.tmp",
-                 model_hash="-", source="asc-tool validate", name="asc", NAME="ASC")
+                 model_hash="-", source="asc-tool validate", name=name, NAME=name.upper())
     tmp.replace(harness)
-    sources = [*network_sources(c_dir), harness]
+    sources = [*network_sources(c_dir, name), harness]
     defines = []
     if all((c_dir / f).is_file() for f in FEATURE_FILES):
         sources.append(c_dir / "asc_features.c")

@@ -79,6 +79,82 @@ void asc_fc_s8(const asc_fc_cfg *cfg, const int8_t *weights, const uint8_t *bias
 /* softmax_s8.c: int8 in, int8 out with scale 1/256 and zero point -128. */
 void asc_softmax_s8(const asc_softmax_cfg *cfg, const int8_t *input, int8_t *output);
 
+/* A convolution or depthwise convolution with any padding, stride and dilation (conv_pad_s8.c,
+ * depthwise_s8.c). The input zero point is not folded: taps outside the input contribute
+ * nothing, as in the reference, so in_offset (= -input zero point) is added per tap. Depthwise:
+ * output channel oc reads input channel oc / depth_mult; weights [k_h][k_w][out_c]. */
+typedef struct {
+    uint16_t in_h, in_w, in_c;
+    uint16_t out_h, out_w, out_c;
+    uint16_t k_h, k_w, stride_h, stride_w, dil_h, dil_w;
+    int16_t pad_top, pad_left;
+    uint16_t depth_mult;
+    int32_t in_offset;
+    int32_t out_zero_point;
+    int32_t act_min, act_max;
+    const int32_t *multiplier;
+    const int8_t *shift;
+} asc_convp_cfg;
+
+/* Average or max pool with padding (pool_s8.c): windows are clipped to the input; the average
+ * divides by the clipped count, rounding half away from zero. */
+typedef struct {
+    uint16_t in_h, in_w, c;
+    uint16_t pool_h, pool_w, stride_h, stride_w;
+    int16_t pad_top, pad_left;
+    uint16_t out_h, out_w;
+    int32_t act_min, act_max;
+} asc_pool2_cfg;
+
+/* Element-wise add of two int8 tensors with their own scales (add_s8.c). */
+typedef struct {
+    int32_t size;
+    int32_t in1_offset, in2_offset, out_offset;
+    int32_t left_shift;
+    int32_t in1_multiplier, in1_shift, in2_multiplier, in2_shift;
+    int32_t out_multiplier, out_shift;
+    int32_t act_min, act_max;
+} asc_add_cfg;
+
+/* Mean over H and W of an NHWC tensor (mean_s8.c): sum, requantize with multiplier/shift
+ * (scales and the element count folded in), add the output zero point. */
+typedef struct {
+    int32_t hw, c;
+    int32_t in_zero_point, out_zero_point;
+    int32_t multiplier, shift;
+    int32_t same_scale;             /* 1: plain rounded average (equal input/output params) */
+} asc_mean_cfg;
+
+/* Zero-fill padding of an NHWC tensor with the output zero point (shape_s8.c). */
+typedef struct {
+    uint16_t in_h, in_w, c;
+    uint16_t out_h, out_w, out_c;
+    uint16_t top, left, front;      /* front: channels added before */
+    int32_t value;
+} asc_pad_cfg;
+
+/* conv_pad_s8.c / depthwise_s8.c. With ``add`` (else NULL) a residual ADD is fused in: each
+ * output is asc_add_one(add, convolution output, residual[same index]); output may be residual
+ * (each element is read before it is written). */
+void asc_convp_s8(const asc_convp_cfg *cfg, const int8_t *weights, const uint8_t *bias_le,
+                  const int8_t *input, const asc_add_cfg *add, const int8_t *residual,
+                  int8_t *output);
+void asc_dwconv_s8(const asc_convp_cfg *cfg, const int8_t *weights, const uint8_t *bias_le,
+                   const int8_t *input, int8_t *output);
+/* pool_s8.c */
+void asc_avgpool2_s8(const asc_pool2_cfg *cfg, const int8_t *input, int8_t *output);
+void asc_maxpool2_s8(const asc_pool2_cfg *cfg, const int8_t *input, int8_t *output);
+/* add_s8.c: the whole tensor, or one element (in1 and in2 as int8 values). */
+int8_t asc_add_one(const asc_add_cfg *cfg, int32_t in1, int32_t in2);
+void asc_add_s8(const asc_add_cfg *cfg, const int8_t *in1, const int8_t *in2, int8_t *output);
+/* mean_s8.c */
+void asc_mean_s8(const asc_mean_cfg *cfg, const int8_t *input, int8_t *output);
+/* shape_s8.c: pad, and one input's slice of a channel concatenation (channels [c0, c0 + c)
+ * of rows of out_c channels). */
+void asc_pad_s8(const asc_pad_cfg *cfg, const int8_t *input, int8_t *output);
+void asc_concat_part_s8(int32_t rows, int32_t c, int32_t c0, int32_t out_c, const int8_t *input,
+                        int8_t *output);
+
 #include "conv_s8_dsp.h"
 
 #endif /* ASC_KERNELS_H */

@@ -29,3 +29,57 @@ void asc_maxpool_s8(const asc_pool_cfg *cfg, const int8_t *input, int8_t *output
         }
     }
 }
+
+/* The window of output (oy, ox) clipped to the input: [*y0, *y1) x [*x0, *x1). */
+static void pool_window(const asc_pool2_cfg *cfg, int32_t oy, int32_t ox, int32_t *y0,
+                        int32_t *y1, int32_t *x0, int32_t *x1)
+{
+    const int32_t ys = oy * cfg->stride_h - cfg->pad_top;
+    const int32_t xs = ox * cfg->stride_w - cfg->pad_left;
+    *y0 = ys < 0 ? 0 : ys;
+    *x0 = xs < 0 ? 0 : xs;
+    *y1 = ys + cfg->pool_h > cfg->in_h ? cfg->in_h : ys + cfg->pool_h;
+    *x1 = xs + cfg->pool_w > cfg->in_w ? cfg->in_w : xs + cfg->pool_w;
+}
+
+void asc_avgpool2_s8(const asc_pool2_cfg *cfg, const int8_t *input, int8_t *output)
+{
+    int32_t oy, ox, c, y, x, y0, y1, x0, x1;
+    for (oy = 0; oy < cfg->out_h; ++oy) {
+        for (ox = 0; ox < cfg->out_w; ++ox) {
+            pool_window(cfg, oy, ox, &y0, &y1, &x0, &x1);
+            for (c = 0; c < cfg->c; ++c) {
+                const int32_t n = (y1 - y0) * (x1 - x0);
+                int32_t sum = 0;
+                for (y = y0; y < y1; ++y) {
+                    for (x = x0; x < x1; ++x) {
+                        sum += input[(y * cfg->in_w + x) * cfg->c + c];
+                    }
+                }
+                /* C99 division truncates; adding half the count first rounds half away. */
+                sum = n == 0 ? 0 : (sum > 0 ? (sum + n / 2) / n : (sum - n / 2) / n);
+                *output++ = (int8_t)asc_clamp(sum, cfg->act_min, cfg->act_max);
+            }
+        }
+    }
+}
+
+void asc_maxpool2_s8(const asc_pool2_cfg *cfg, const int8_t *input, int8_t *output)
+{
+    int32_t oy, ox, c, y, x, y0, y1, x0, x1;
+    for (oy = 0; oy < cfg->out_h; ++oy) {
+        for (ox = 0; ox < cfg->out_w; ++ox) {
+            pool_window(cfg, oy, ox, &y0, &y1, &x0, &x1);
+            for (c = 0; c < cfg->c; ++c) {
+                int32_t best = -128;
+                for (y = y0; y < y1; ++y) {
+                    for (x = x0; x < x1; ++x) {
+                        const int32_t v = input[(y * cfg->in_w + x) * cfg->c + c];
+                        best = v > best ? v : best;
+                    }
+                }
+                *output++ = (int8_t)asc_clamp(best, cfg->act_min, cfg->act_max);
+            }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+"""`generate-c --model` and `validate --model` as a user runs them: the MLPerf Tiny reference
+models (skipped without ../shared), an unsupported op refused with one line and no files, the
+X-CUBE-AI names after --name, determinism and the header, strict builds for the host and the M4."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import require_tool
+
+MLPERF = Path(__file__).resolve().parents[2] / "shared" / "models" / "mlperf-tiny"
+# model: (weights bytes, our arena bytes) as generated; the arena must stay <= 0.8x TFLite Micro's
+MODELS = {"kws_ref_model": (24368, 16000), "pretrainedResnet_quant": (78744, 32768),
+          "ad01_int8": (270880, 264)}
+MODEL_MACS = {"kws_ref_model": 2_656_768, "pretrainedResnet_quant": 12_501_632, "ad01_int8": 264_192}
+M4_FLAGS = ("-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-std=c99",
+            "-Wall", "-Wextra", "-Werror", "-Wdouble-promotion", "-O2")
+
+
+def mlperf_model(name: str) -> Path:
+    path = MLPERF / f"{name}.tflite"
+    if not path.is_file():
+        pytest.skip(f"{path} not present (the MLPerf Tiny models live in ../shared)")
+    return path
+
+
+def small_model(tmp_path: Path, last_activation: str = "softmax") -> Path:
+    import keras
+
+    from asc_toolchain.asc.quantize import convert_int8
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((10, 8, 2))
+    x = keras.layers.Conv2D(4, 3, padding="same", strides=2, activation="relu")(inp)
+    x = keras.layers.DepthwiseConv2D(3, padding="same")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inp, keras.layers.Dense(3, activation=last_activation)(x))
+    data = np.random.default_rng(0).normal(0, 1, (16, 10, 8, 2)).astype(np.float32)
+    path = tmp_path / f"small_{last_activation}.tflite"
+    path.write_bytes(convert_int8(model, data))
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_mlperf_model_generates_fits_and_is_bit_exact(name, tmp_path, cli, host_cache):
+    require_tool("cc")
+    model = mlperf_model(name)
+    out = tmp_path / "c"
+    code, stdout, err = cli("generate-c", "--model", model, "--out", out, "--name", "net",
+                            "--board", "b-l475e-iot01a", "--check-ram", "--json")
+    assert code == 0, err
+    r = json.loads(stdout)
+    assert (r["weights_bytes"], r["activations_bytes"]) == MODELS[name]
+    assert r["activations_bytes"] <= 0.8 * r["tflm_arena"]["total_bytes"], r["tflm_arena"]
+    assert r["budget"]["ram"]["total_bytes"] <= r["budget"]["ram"]["limit_bytes"]
+    assert {"net.h", "net.c", "net_data.h", "net_data.c"} <= {p.name for p in out.iterdir()}
+    code, stdout, err = cli("validate", "--model", model, "--c-dir", out, "--samples", "12", "--json")
+    assert code == 0, err
+    v = json.loads(stdout)["network"]
+    assert (v["bit_exact"], v["total"], v["max_abs_diff"]) == (12, 12, 0)
+
+
+def test_unsupported_op_is_refused_with_one_line_and_no_files(tmp_path, cli, capsys):
+    model = small_model(tmp_path, last_activation="sigmoid")
+    capsys.readouterr()     # the converter's own messages
+    out = tmp_path / "out"
+    code, stdout, err = cli("generate-c", "--model", model, "--out", out)
+    assert code == 2 and stdout == ""
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "error: op 4 (LOGISTIC) is not supported" in lines[0], err
+    assert "replace the layer" in lines[0]
+    assert not out.exists()
+
+
+def test_names_header_determinism_and_strict_builds(tmp_path, cli):
+    model = small_model(tmp_path)
+    for d in ("a", "b"):
+        assert cli("generate-c", "--model", model, "--out", tmp_path / d, "--name", "kws")[0] == 0
+    files = sorted(p.name for p in (tmp_path / "a").iterdir())
+    digest = hashlib.sha256(model.read_bytes()).hexdigest()
+    for f in files:
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+    for f in ("kws.h", "kws.c", "kws_data.h", "kws_data.c"):
+        head = (tmp_path / "a" / f).read_text().splitlines()
+        assert "do not edit" in head[0] and head[1].split()[-1] == digest
+    api = (tmp_path / "a" / "kws.h").read_text() + (tmp_path / "a" / "kws_data.h").read_text()
+    for symbol in ("ai_kws_create(", "ai_kws_init(", "ai_kws_run(", "ai_kws_data_weights_get(",
+                   "AI_KWS_DATA_ACTIVATIONS_SIZE", "AI_KWS_IN_1_SIZE"):
+        assert symbol in api, symbol
+    sources = [tmp_path / "a" / f for f in files if f.endswith(".c")]
+    for cc, flags in (("cc", ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2")),
+                      ("arm-none-eabi-gcc", M4_FLAGS)):
+        exe = require_tool(cc)
+        for src in sources:
+            subprocess.run([exe, *flags, f"-I{tmp_path / 'a'}", "-c", str(src), "-o",
+                            str(tmp_path / "x.o")], check=True)
+
+
+def test_validate_model_refuses_a_folder_of_another_model(tmp_path, cli):
+    model = small_model(tmp_path)
+    other = small_model(tmp_path, last_activation="relu")
+    assert cli("generate-c", "--model", model, "--out", tmp_path / "c")[0] == 0
+    code, _, err = cli("validate", "--model", other, "--c-dir", tmp_path / "c")
+    assert code == 2 and "another model" in err
+
+
+@pytest.mark.slow
+@pytest.mark.toolchain
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_mlperf_model_on_the_cortex_m4_equals_tflite_micro(name, tmp_path):
+    """The network built for the M4 (-O2, DSP) and run in the emulated board (semihosting)."""
+    gcc = require_tool("arm-none-eabi-gcc")
+    qemu = require_tool("qemu-system-arm")
+    from asc_toolchain.asc.quantize import tflm_outputs
+    from asc_toolchain.codegen.network import generate_network_c
+    from asc_toolchain.codegen.tflite_model import read_tflite
+    from asc_toolchain.codegen.validate_model import random_inputs
+
+    c_dir = Path(__file__).parent / "c"
+    tflite = mlperf_model(name).read_bytes()
+    model = read_tflite(tflite)
+    generate_network_c(tflite, tmp_path, None, name="net")
+    x = random_inputs(tuple(model.tensor(model.inputs[0]).shape[1:]), 3, 5)
+    rows = ", ".join("{" + ", ".join(str(int(v)) for v in row.reshape(-1)) + "}" for row in x)
+    (tmp_path / "inputs.h").write_text(f"#define K_N {len(x)}\nstatic const int8_t k_in[K_N]"
+                                       f"[AI_NET_IN_1_SIZE] = {{{rows}}};\n")
+    elf = tmp_path / "net.elf"
+    sources = [c_dir / "m4_semihosting_start.c", c_dir / "network_m4_main.c",
+               *sorted(tmp_path.glob("*.c"))]
+    subprocess.run([gcc, *M4_FLAGS, "--specs=rdimon.specs", f"-T{c_dir / 'm4_semihosting.ld'}",
+                    f"-I{tmp_path}", *map(str, sources), "-o", str(elf)],
+                   check=True, capture_output=True, text=True)
+    run = subprocess.run([qemu, "-M", "b-l475e-iot01a", "-nographic", "-monitor", "none", "-serial",
+                          "null", "-icount", "shift=0", "-semihosting-config",
+                          "enable=on,target=native", "-kernel", str(elf)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-500:] + run.stderr[-2000:]
+    lines = [ln for ln in run.stdout.splitlines() if ln.strip()]
+    got = np.array([[int(v) for v in ln.split()] for ln in lines if not ln.startswith("#")])
+    ref = tflm_outputs(tflite, x)
+    assert got.shape == ref.shape and np.array_equal(got, ref), f"{name}: the M4 build differs"
+    counts = [int(ln.split()[-1]) for ln in lines if ln.startswith("# instructions")]
+    assert len(counts) == len(x) and min(counts) > MODEL_MACS[name] // 8, counts
