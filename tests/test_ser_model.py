@@ -57,16 +57,22 @@ def test_pretrained_npz_with_torchvision_names_loads(narrow, tmp_path):
         load_pretrained(wide, tmp_path / "resnet34.npz")
 
 
+# What TensorRT 8.0's ONNX parser takes (opset 13); batch norm must arrive folded.
+TENSORRT_OPS = {"Conv", "Relu", "Clip", "MaxPool", "Pad", "Add", "Mul", "GlobalAveragePool", "Squeeze",
+                "Reshape", "Flatten", "MatMul", "Gemm", "Softmax", "Transpose", "Identity"}
+
+
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 def test_onnx_conversion_matches_keras(narrow, layout):
     import onnxruntime as ort
 
-    from asc_toolchain.ser.onnx_graph import keras_to_onnx
+    from asc_toolchain.ser.export import keras_to_onnx
 
     proto = keras_to_onnx(narrow, layout)
     ops = {n.op_type for n in proto.graph.node}
-    assert "BatchNormalization" not in ops and ops <= {"Conv", "Relu", "MaxPool", "Pad", "Add", "GlobalAveragePool",
-                                                       "Flatten", "Gemm", "Softmax", "Transpose", "Identity"}
+    assert "BatchNormalization" not in ops and ops <= TENSORRT_OPS
+    assert (proto.opset_import[0].version, proto.ir_version) == (13, 7)
+    assert [o.name for o in proto.graph.output] == ["probabilities"]
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     x = np.random.default_rng(3).random((2, 128, 128, 3), dtype=np.float32)
     want = narrow.predict(x, verbose=0)
@@ -76,15 +82,22 @@ def test_onnx_conversion_matches_keras(narrow, layout):
         assert np.max(np.abs(got - want[i:i + 1])) <= 1e-5
 
 
-def test_unsupported_layer_is_named():
-    import keras
+def test_bad_layout_and_converter_failure_are_one_line(narrow, monkeypatch):
+    import tf2onnx
 
-    from asc_toolchain.ser.onnx_graph import keras_to_onnx
+    from asc_toolchain.core.errors import ToolFailedError
+    from asc_toolchain.ser.export import keras_to_onnx
 
-    inputs = keras.Input((128, 128, 3))
-    model = keras.Model(inputs, keras.layers.LayerNormalization(name="ln")(inputs))
-    with pytest.raises(ConfigError, match="layer 'ln' \\(LayerNormalization\\) has no ONNX conversion"):
-        keras_to_onnx(model)
+    with pytest.raises(ConfigError, match="layout 'NCWH' is not NCHW or NHWC"):
+        keras_to_onnx(narrow, "NCWH")
+
+    def fail(*args, **kwargs):
+        raise ValueError("Unsupported ops: Counter({'Foo': 1})\nsecond line")
+
+    monkeypatch.setattr(tf2onnx.convert, "from_function", fail)
+    with pytest.raises(ToolFailedError, match=r"tf2onnx could not convert ser_resnet34_w8: Unsupported ops") as exc:
+        keras_to_onnx(narrow)
+    assert "\n" not in str(exc.value) and "second line" not in str(exc.value)
 
 
 def test_shared_train_settings_map_onto_the_ser_config(monkeypatch):
@@ -95,6 +108,8 @@ def test_shared_train_settings_map_onto_the_ser_config(monkeypatch):
     assert (cfg.augment, cfg.batch_size, cfg.epochs, cfg.width) == (False, 32, 5, 64)
     cfg = SerTrainConfig.from_settings({"augment": "mixup", "batch_size": 64}, epochs=2, width=8)
     assert (cfg.augment, cfg.batch_size, cfg.epochs, cfg.width) == (True, 64, 2, 8)
+    assert (cfg.backbone, SerTrainConfig.from_settings({"backbone": "efficientnet-lite0"}).backbone) \
+        == ("resnet34", "efficientnet-lite0")
     monkeypatch.setenv("ASC_TOOL_SER_WIDTH", "16")
     assert config.resolve({})["ser_width"] == (16, "environment")
     monkeypatch.setenv("ASC_TOOL_SER_WIDTH", "wide")

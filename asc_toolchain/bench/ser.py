@@ -97,7 +97,8 @@ def bench_ser_infer(run: str | None = None, repeats: int = 30, **_) -> dict:
     model = OnnxRuntimeModel(onnx_path(r))
     model(x)
     times = [_timed(lambda: model(x)) * 1e3 for _ in range(repeats)]
-    out = {"run": str(r.path), "model_width": r.manifest.get("model", {}).get("width"),
+    out = {"run": str(r.path), "model_backbone": r.manifest.get("model", {}).get("name"),
+           "model_width": r.manifest.get("model", {}).get("width"),
            "onnxruntime_cpu_latency_ms": round(float(np.median(times)), 3),
            "onnxruntime_cpu_p95_latency_ms": round(float(np.percentile(times, 95)), 3),
            "onnxruntime_cpu_best_latency_ms": round(float(np.min(times)), 3),

@@ -1,6 +1,7 @@
 """`asc-tool export --run RUN --format onnx`: the run's Keras model → RUN/onnx/, verified.
 
-The ONNX graph (opset 13 for TensorRT 8.x, batch 1) is checked against the Keras model with
+The graph is written by tf2onnx (opset 13 for TensorRT 8.x, batch 1, input ``input`` NCHW —
+TensorRT's layout — or NHWC, output ``probabilities``) and checked against the Keras model with
 ONNX Runtime on real windows — the first utterances of the run's test speakers (seeded noise
 windows when those files are gone) — and refused when the largest probability difference
 exceeds 1e-4. The result is written atomically with `export_report.json` beside it.
@@ -13,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.errors import ToolFailedError, ToolMissingError
+from ..core.errors import ConfigError, ToolFailedError, ToolMissingError
 from ..core.runs import Run
-from .onnx_graph import OPSET, keras_to_onnx
 
+OPSET = 13                     # the newest TensorRT 8.0 (JetPack 4.6) parses
+IR_VERSION = 7                 # the ONNX IR of opset 13: readable by onnx 1.8+ / TensorRT 8.0
 PARITY_TOLERANCE = 1e-4
 ONNX_FILES = {"NCHW": "model.onnx", "NHWC": "model_nhwc.onnx"}
 
@@ -46,6 +48,42 @@ def require(module: str, package: str):
     except ImportError:
         raise ToolMissingError(f"Python package {package!r} is not installed",
                                f"pip install {package}") from None
+
+
+def keras_to_onnx(model, layout: str = "NCHW", name: str = "ser"):
+    """An onnx.ModelProto of a one-input Keras model: batch 1, input ``input``, output ``probabilities``.
+
+    NCHW: tf2onnx transposes the input itself (``inputs_as_nchw``), so TensorRT gets its native layout.
+    """
+    layout = layout.upper()
+    if layout not in ONNX_FILES:
+        raise ConfigError(f"layout {layout!r} is not NCHW or NHWC", "pass --layout NCHW (TensorRT) or NHWC")
+    tf = require("tensorflow", "tensorflow")
+    tf2onnx = require("tf2onnx", "tf2onnx")
+    spec = [tf.TensorSpec((1, *model.input_shape[1:]), tf.float32, name="input")]
+    function = tf.function(lambda x: model(x, training=False))
+    try:
+        proto, _ = tf2onnx.convert.from_function(function, input_signature=spec, opset=OPSET,
+                                                 inputs_as_nchw=["input"] if layout == "NCHW" else None)
+    except Exception as exc:           # tf2onnx raises many kinds; the user needs one line
+        raise ToolFailedError(f"tf2onnx could not convert {model.name}: {str(exc).splitlines()[0][:200]}",
+                              "report this model with the tensorflow and tf2onnx versions") from exc
+    return _finish(proto, name)
+
+
+def _finish(proto, name: str):
+    """Name the output ``probabilities`` and pin the IR version, then check the graph."""
+    from onnx import checker
+
+    old = proto.graph.output[0].name
+    for node in proto.graph.node:
+        node.output[:] = ["probabilities" if o == old else o for o in node.output]
+        node.input[:] = ["probabilities" if i == old else i for i in node.input]
+    proto.graph.output[0].name = "probabilities"
+    proto.graph.name, proto.producer_name = name, "asc-tool (tf2onnx)"
+    proto.ir_version = IR_VERSION
+    checker.check_model(proto)
+    return proto
 
 
 def parity_windows(run, count: int = 6) -> tuple[np.ndarray, str]:
@@ -85,7 +123,7 @@ def export_onnx(run_dir, layout: str = "NCHW", windows: int = 6) -> dict:
               "top1_agreement": float(np.mean(got.argmax(1) == reference.argmax(1)))}
     if not diff <= PARITY_TOLERANCE:
         raise ToolFailedError(f"ONNX Runtime differs from Keras by {diff:.3g} (> {PARITY_TOLERANCE}) on {source}",
-                              "report this model; the exporter only covers the ResNet34 layers")
+                              "report this model with the tensorflow and tf2onnx versions")
     _write(run.path / "onnx", ONNX_FILES[layout], proto.SerializeToString(), report)
     return report
 

