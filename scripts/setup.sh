@@ -6,7 +6,10 @@ cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-APT_PACKAGES=(python3 python3-venv python3-dev gcc libc6-dev make cmake gcc-arm-none-eabi libnewlib-arm-none-eabi gdb-multiarch)
+# openocd and stlink-tools: the flash runners' tools (tests run them up to the missing probe;
+# their packages also install the ST-LINK udev rules)
+APT_PACKAGES=(python3 python3-venv python3-dev gcc libc6-dev make cmake gcc-arm-none-eabi libnewlib-arm-none-eabi
+              gdb-multiarch openocd stlink-tools)
 QEMU_MIN=9.1
 
 missing=()
@@ -29,5 +32,5 @@ fi
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -m pip install -q -e ".[test,flash]"
 echo "set-up done: $(.venv/bin/asc-tool --version)" >&2

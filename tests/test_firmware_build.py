@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
 import struct
+from pathlib import Path
 
 import pytest
 from conftest import require_tool
@@ -60,10 +64,85 @@ def test_board_without_microphone_block_is_refused(tmp_path):
         board_defines(load_board(str(broken)), 16000)
 
 
-def test_build_without_generated_c_says_what_to_run(synth_run, cli):
+def test_build_without_generated_c_or_int8_model_says_what_to_run(synth_run, cli):
     code, out, err = cli("build", "--run", synth_run, "--board", BOARD)
     assert code == 2
-    assert "missing generated C" in err and "asc-tool generate-c --run" in err
+    assert "missing generated C" in err and "has no model_int8.tflite to generate it from" in err
+    assert "asc-tool quantize --run" in err and not (synth_run / "c").exists()
+
+
+@pytest.fixture
+def fresh_run(quantized_run, tmp_path) -> Path:
+    """A private copy of the quantized run (its C and firmware may be changed by the test)."""
+    path = tmp_path / "run"
+    shutil.copytree(quantized_run, path, ignore=shutil.ignore_patterns("build"))
+    return path
+
+
+def test_stale_generated_c_is_generated_again(fresh_run):
+    """The model sha256 in the header decides, not the file times: a header naming another model
+    is stale even when the file is newer than the model; the C is then generated again."""
+    from asc_toolchain.asc.run import open_asc_run
+    from asc_toolchain.deploy.build import generated_dir, header_hash, stale_reason
+
+    c_dir = fresh_run / "c"
+    digest = hashlib.sha256((fresh_run / "model_int8.tflite").read_bytes()).hexdigest()
+    run = open_asc_run(fresh_run)
+    assert header_hash(c_dir / "asc_data.h") == digest and stale_reason(run, c_dir) is None
+    data = c_dir / "asc_data.c"
+    original = data.read_bytes()
+    data.write_bytes(original.replace(digest.encode(), b"0" * 64))
+    assert stale_reason(run, c_dir) == (f"stale generated C (asc_data.c was made from model 000000000000, "
+                                        f"the run's model_int8.tflite is {digest[:12]})")
+    said = []
+    assert generated_dir(run, None, said.append) == c_dir.resolve()
+    assert said == [f"{c_dir}: stale generated C (asc_data.c was made from model "
+                    f"000000000000, the run's model_int8.tflite is {digest[:12]}); generating it again from "
+                    f"{fresh_run / 'model_int8.tflite'}"]
+    assert header_hash(data) == digest and stale_reason(run, c_dir) is None
+    assert data.read_bytes().split(b"*/", 1)[1] == original.split(b"*/", 1)[1]     # the same C again
+
+
+def test_c_without_header_older_than_the_model_is_stale(fresh_run):
+    from asc_toolchain.asc.run import open_asc_run
+    from asc_toolchain.deploy.build import stale_reason
+
+    c_dir = fresh_run / "c"
+    for name in ("asc.h", "asc.c", "asc_data.h", "asc_data.c", "asc_features.h", "asc_features.c"):
+        text = (c_dir / name).read_text(encoding="utf-8")
+        (c_dir / name).write_text(text.split("*/", 1)[1], encoding="utf-8")     # header removed
+        os.utime(c_dir / name, (1_000_000, 1_000_000))
+    assert stale_reason(open_asc_run(fresh_run), c_dir) == "stale generated C (older than the run's model_int8.tflite)"
+
+
+@pytest.mark.toolchain
+def test_build_generates_missing_c_and_flash_run_builds_missing_firmware(fresh_run, cli, tmp_path, monkeypatch):
+    """`build` with RUN/c gone generates it and says so; `flash --run` with no firmware builds it,
+    then hands the new image to the runner (a stand-in st-flash that records its arguments)."""
+    require_cross_tools()
+    shutil.rmtree(fresh_run / "c")
+    code, out, err = cli("build", "--run", fresh_run, "--board", BOARD, "--json")
+    assert code == 0, err
+    assert f"{fresh_run / 'c'}: missing generated C (asc.h, asc.c, asc_data.h" in err and "generating it again" in err
+    assert json.loads(out)["generated_dir"] == str((fresh_run / "c").resolve())
+    shutil.rmtree(fresh_run / "build")
+    calls = tmp_path / "calls.txt"
+    stub = tmp_path / "st-flash"
+    stub.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    stub.chmod(0o755)
+    monkeypatch.setenv("ASC_TOOL_ST_FLASH", str(stub))
+    code, out, err = cli("flash", "--board", BOARD, "--runner", "stlink", "--run", fresh_run)
+    assert code == 0, err
+    elf = fresh_run / "build" / "asc_fw.elf"
+    assert f"{elf}: no firmware built for this run; building it" in err and elf.is_file()
+    assert calls.read_text().split() == ["--reset", "write", str(elf.with_suffix(".bin")), "0x8000000"]
+    code, out, err = cli("flash", "--board", BOARD, "--runner", "stlink", "--run", fresh_run)
+    assert code == 0 and "building it" not in err                  # current firmware: flashed as it is
+    before, later = elf.stat().st_mtime_ns, elf.stat().st_mtime + 5
+    os.utime(fresh_run / "c" / "asc.c", (later, later))            # C changed after the build
+    code, out, err = cli("flash", "--board", BOARD, "--runner", "stlink", "--run", fresh_run)
+    assert code == 0 and f"{elf}: older than the generated C in {(fresh_run / 'c').resolve()}; building it" in err
+    assert elf.stat().st_mtime_ns > before and len(calls.read_text().splitlines()) == 3
 
 
 @pytest.mark.toolchain

@@ -58,17 +58,17 @@ CASES = [
     ("openocd", {"dev_id": "066D", "speed": 1800, "verify": False, "reset": False, "erase": True}, "flash",
      [["/t/openocd", "-f", "board/st_b-l475e-iot01a.cfg", "-c", "adapter serial 066D", "-c", "adapter speed 1800",
        "-c", "init", "-c", "reset halt", "-c", "flash erase_sector 0 0 last", "-c", "program {ELF} exit"]]),
-    ("openocd", {"openocd_config": "board/other.cfg"}, "reset",
-     [["/t/openocd", "-f", "board/other.cfg", "-c", "init", "-c", "reset run", "-c", "shutdown"]]),
+    ("openocd", {"openocd_config": "board/stm32l476g-disco.cfg"}, "reset",
+     [["/t/openocd", "-f", "board/stm32l476g-disco.cfg", "-c", "init", "-c", "reset run", "-c", "shutdown"]]),
     ("cubeprogrammer", {}, "flash",
      [["/t/STM32_Programmer_CLI", "-c", "port=SWD", "-w", "ELF", "-v", "-s", "0x8000000"]]),
     ("cubeprogrammer", {"dev_id": "0670FF", "speed": 4000, "erase": True, "verify": False, "reset": False}, "flash",
      [["/t/STM32_Programmer_CLI", "-c", "port=SWD", "sn=0670FF", "freq=4000", "-e", "all", "-w", "ELF"]]),
     ("cubeprogrammer", {"cube_port": "JTAG"}, "erase", [["/t/STM32_Programmer_CLI", "-c", "port=JTAG", "-e", "all"]]),
-    ("pyocd", {}, "flash", [["/t/pyocd", "load", "-t", "stm32l475xg", "ELF"]]),
+    ("pyocd", {}, "flash", [["/t/pyocd", "load", "-W", "-t", "stm32l475xg", "ELF"]]),
     ("pyocd", {"dev_id": "0671FF", "speed": 4000, "erase": True, "reset": False}, "flash",
-     [["/t/pyocd", "load", "-t", "stm32l475xg", "-u", "0671FF", "-f", "4000k", "-e", "chip", "--no-reset", "ELF"]]),
-    ("pyocd", {"pyocd_target": "stm32l476rg"}, "erase", [["/t/pyocd", "erase", "-t", "stm32l476rg", "--chip"]]),
+     [["/t/pyocd", "load", "-W", "-t", "stm32l475xg", "-u", "0671FF", "-f", "4000k", "-e", "chip", "--no-reset", "ELF"]]),
+    ("pyocd", {"pyocd_target": "stm32l476rg"}, "erase", [["/t/pyocd", "erase", "-W", "-t", "stm32l476rg", "--chip"]]),
     ("gdb", {}, "flash", [GDB + ["-ex", "target extended-remote localhost:1234", "-ex", "load", "-ex",
                                  "compare-sections", "-ex", "monitor reset", "-ex", "detach", "ELF"]]),
     ("gdb", {"gdb_remote": "localhost:3333", "gdb_server": "openocd", "verify": False}, "flash",
@@ -262,7 +262,7 @@ def fake_path(tmp_path, monkeypatch):
     ("stlink", "st-flash --reset write {bin} 0x8000000"),
     ("openocd", "openocd -f board/st_b-l475e-iot01a.cfg -c 'program {{{elf}}} verify reset exit'"),
     ("cubeprogrammer", "STM32_Programmer_CLI -c port=SWD -w {elf} -v -s 0x8000000"),
-    ("pyocd", "pyocd load -t stm32l475xg {elf}"),
+    ("pyocd", "pyocd load -W -t stm32l475xg {elf}"),
     ("gdb", "gdb-multiarch -nx --batch -ex 'set pagination off' -ex 'set confirm off' -ex 'target "
             "extended-remote localhost:1234' -ex load -ex compare-sections -ex 'monitor reset' -ex detach {elf}"),
     ("qemu", "qemu-system-arm -M b-l475e-iot01a -nographic -monitor none -icount shift=0 "
@@ -290,7 +290,7 @@ def test_cli_missing_tool_exits_2_naming_the_package(cli, fake_path, image):
 def test_cli_tool_failure_exits_2_with_status_and_command(cli, fake_path, image):
     code, out, err = cli("flash", "--runner", "pyocd", "--elf", image)
     assert code == 2
-    assert f"command exited with status 99: {fake_path}/pyocd load -t stm32l475xg {image}" in err
+    assert f"command exited with status 99: {fake_path}/pyocd load -W -t stm32l475xg {image}" in err
 
 
 def test_cli_default_runner_and_unknown_runner(cli, fake_path, image):

@@ -115,7 +115,7 @@ def stub_path(tmp_path, monkeypatch):
 @pytest.mark.parametrize("runner,expected", [
     (None, "{bin}/openocd -f board/small_l4.cfg -c 'program {{{elf}}} verify reset exit'"),
     ("stlink", "{bin}/st-flash --reset write {image} 0x8004000"),
-    ("pyocd", "{bin}/pyocd load -t stm32l4small {elf}"),
+    ("pyocd", "{bin}/pyocd load -W -t stm32l4small {elf}"),
     ("qemu", "qemu-system-arm -M small-l4-machine -nographic"),
 ])
 def test_flash_dry_run_follows_the_boards_runners(cli, stub_path, tmp_path, runner, expected):

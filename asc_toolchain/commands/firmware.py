@@ -22,7 +22,7 @@ def build(run_dir, board, build_dir, c_dir, stack_size, jobs, as_json):
     """Build the board firmware (ELF, BIN, HEX) and report RAM and flash against the board."""
     from ..deploy.build import build as run_build
 
-    report = run_build(run_dir, board, build_dir, c_dir, stack_size=stack_size, jobs=jobs)
+    report = run_build(run_dir, board, build_dir, c_dir, stack_size=stack_size, jobs=jobs, echo=_err)
     _emit(report, as_json, _print_build)
 
 

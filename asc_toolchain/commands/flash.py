@@ -9,6 +9,7 @@ import click
 from ..core import config as cfgmod
 from ..core.config import board_option
 from ..deploy.runners import OPTIONS, RUNNERS
+from .output import emit as _emit
 from .output import err as _err
 
 
@@ -16,7 +17,7 @@ from .output import err as _err
 @board_option
 @click.option("--runner", type=click.Choice(sorted(RUNNERS)), help="Flash tool [default: the board's first].")
 @click.option("--elf", type=click.Path(dir_okay=False), help="Firmware ELF (a .bin beside it is made when needed).")
-@click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Run directory: flash RUN/build/asc_fw.elf.")
+@click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Run directory: flash RUN/build/asc_fw.elf, built first (C included) when missing or outdated.")
 @click.option("--action", type=click.Choice(["flash", "erase", "reset"]), default="flash", show_default=True,
               help="What to do (not every runner can erase or reset).")
 @click.option("--dry-run", is_flag=True, help="Print the commands instead of running them.")
@@ -66,7 +67,7 @@ MONITOR_OPTIONS = ("port", "baud", "feed", "max_seconds", "log", "count", "durat
 @click.pass_obj
 def serial(obj, board, run_dir, list_ports, quiet, as_json, **options):
     """Show the firmware's classifications live; log them; with --feed, test it with known audio."""
-    from ..deploy.serial.monitor import monitor_serial
+    from ..deploy.serial.monitor import PortLost, monitor_serial
     from ..deploy.serial.port import list_ports as ports
 
     if list_ports:
@@ -77,14 +78,15 @@ def serial(obj, board, run_dir, list_ports, quiet, as_json, **options):
             _err(p.describe())
         return
     s = cfgmod.values(cfgmod.resolve(options, (obj or {}).get("config_path")))
-    summary = monitor_serial(port=s["port"], baud=s["baud"], board=board, audio=list(s["feed"] or ()),
-                             run_dir=run_dir, max_seconds=s["max_seconds"], log_path=s["log"],
-                             count=s["count"], duration_s=s["duration"], give_up_s=s["reconnect_timeout"],
-                             echo=_err, live=not quiet)
-    if as_json:
-        click.echo(json.dumps(summary, indent=2))
-    else:
-        _print_summary(summary)
+    try:
+        summary = monitor_serial(port=s["port"], baud=s["baud"], board=board, audio=list(s["feed"] or ()),
+                                 run_dir=run_dir, max_seconds=s["max_seconds"], log_path=s["log"],
+                                 count=s["count"], duration_s=s["duration"], give_up_s=s["reconnect_timeout"],
+                                 echo=_err, live=not quiet)
+    except PortLost as lost:            # what arrived before the port went is still reported
+        _emit(lost.summary, as_json, _print_summary)
+        raise
+    _emit(summary, as_json, _print_summary)
 
 
 def _print_summary(s: dict) -> None:

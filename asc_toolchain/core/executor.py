@@ -3,7 +3,8 @@
 Contract: commands are argv lists, never shell strings. Each one is logged quoted (``shlex.join``)
 before it runs. With ``dry_run`` nothing runs: the quoted command is echoed (``would run: ...``)
 and an empty, successful result comes back. A non-zero exit becomes ToolFailedError
-``command exited with status N: <cmd>`` with the tail of the tool's output as the hint; a program
+``command exited with status N: <cmd>`` with the tail of the tool's output as the hint (the whole
+output in its ``output`` attribute, so a runner can recognise "no debug probe"); a program
 that is not there becomes ToolMissingError. Tests inject ``RecordingExecutor`` and assert the exact
 command lines.
 """
@@ -72,7 +73,9 @@ class Executor:
                                   "the tool hung; run the command by hand to see why") from None
         if proc.returncode != 0:
             err, out = (proc.stderr or b"").decode("utf-8", "replace"), (proc.stdout or b"").decode("utf-8", "replace")
-            raise ToolFailedError(f"command exited with status {proc.returncode}: {cmd}", tail(err or out))
+            failed = ToolFailedError(f"command exited with status {proc.returncode}: {cmd}", tail(err or out))
+            failed.output = err + out         # the whole output, for callers that recognise a cause
+            raise failed
         return proc
 
     def start(self, argv: list, **popen_kwargs) -> subprocess.Popen | None:

@@ -53,7 +53,8 @@ TOOLS = {t.key: t for t in [
     Tool("st-flash", ("st-flash",), "Debian/Ubuntu: apt-get install stlink-tools",
          needed_for="flash --runner stlink"),
     Tool("openocd", ("openocd",), "Debian/Ubuntu: apt-get install openocd", needed_for="flash --runner openocd"),
-    Tool("pyocd", ("pyocd",), "PyPI: pip install pyocd", needed_for="flash --runner pyocd"),
+    Tool("pyocd", ("pyocd",), "PyPI: pip install pyocd (or asc-tool's extra: pip install 'asc-tool[flash]')",
+         needed_for="flash --runner pyocd"),
     Tool("cubeprogrammer", ("STM32_Programmer_CLI",),
          "install STM32CubeProgrammer from st.com (not packaged), or set ASC_TOOL_CUBEPROGRAMMER "
          "to its bin/STM32_Programmer_CLI", _CUBE_DIRS, needed_for="flash --runner cubeprogrammer"),

@@ -23,21 +23,22 @@ NETWORK_CODE_BYTES = 4 * 1024
 FIRMWARE_CODE_BYTES = 16384
 
 
-def estimate(net_report: dict, params: FeatureParams, board: Board) -> dict:
-    """RAM and flash estimates (bytes, itemized) and the board's limits."""
+def estimate(net_report: dict, params: FeatureParams | None, board: Board) -> dict:
+    """RAM and flash estimates (bytes, itemized) and the board's limits; ``params`` None: the
+    network alone (no feature front end, `generate-c --model`)."""
     from ..codegen import features_c
 
     ram = {"activations": int(net_report["activations_bytes"]),
            "input_output": int(net_report.get("io_bytes", 0)),
-           "features": features_c.ram_bytes(params),
-           "audio_block": 2 * params.hop_length,
+           "features": features_c.ram_bytes(params) if params else 0,
+           "audio_block": 2 * params.hop_length if params else 0,
            "firmware": FIRMWARE_RAM_BYTES,
            "stack": board.need("reserve").stack,
            "heap": board.need("reserve").heap}
     flash = {"weights": int(net_report["weights_bytes"]),
              "quant_params": int(net_report.get("quant_params_bytes", 0)),
              "network_code": NETWORK_CODE_BYTES,
-             "features": features_c.flash_bytes_estimate(params),
+             "features": features_c.flash_bytes_estimate(params) if params else 0,
              "firmware_code": FIRMWARE_CODE_BYTES}
     return {"board": board.name,
             "ram": {"items": ram, "total_bytes": sum(ram.values()), "limit_bytes": board.ram.size},
@@ -45,7 +46,7 @@ def estimate(net_report: dict, params: FeatureParams, board: Board) -> dict:
                       "limit_bytes": board.flash.size}}
 
 
-def check(net_report: dict, params: FeatureParams, board: Board) -> dict:
+def check(net_report: dict, params: FeatureParams | None, board: Board) -> dict:
     """The estimate for ``board``; BudgetError naming the numbers when RAM or flash is over."""
     budget = estimate(net_report, params, board)
     for kind, region in (("RAM", "ram"), ("flash", "flash")):

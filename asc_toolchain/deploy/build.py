@@ -10,18 +10,24 @@ RAM (SRAM1, the budget) = .data + .bss + .heap + .stack (the reservations), meas
 extent from the region base so alignment gaps count; SRAM2 is reported apart.
 The build leaves its report in BUILD/build.json: later stages (the qemu engine) read the board
 the ELF was built for from there.
+Generated C that is missing, or stale — its header's model sha256 is not the run's int8 model's
+(files without that header: older than the model) — is generated again first (codegen.generate),
+and the build says so on stderr; `flash --run` builds a missing or outdated ELF the same way.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ..asc.features import FeatureParams
+from ..asc.quantize import MODEL_FILE
 from ..boards import Board, get_board, load_board
 from ..core.executor import Executor
 from ..core.errors import BudgetError, ConfigError, RunError, ToolFailedError, ToolMissingError
@@ -83,14 +89,61 @@ def board_defines(board: Board, sample_rate: int, stack_size: int | None = None)
     }
 
 
-def generated_dir(run, c_dir: str | Path | None = None) -> Path:
-    """RUN/c (or ``c_dir``) with every generated file the firmware needs; RunError if not."""
-    path = Path(c_dir) if c_dir else run.path / "c"
+_HEADER_HASH = re.compile(rb"model sha256: ([0-9a-f]{64})")
+
+
+def header_hash(path: Path) -> str | None:
+    """The model sha256 in a generated file's header (codegen.render), None without one."""
+    with open(path, "rb") as fh:
+        found = _HEADER_HASH.search(fh.read(512))
+    return found.group(1).decode() if found else None
+
+
+def stale_reason(run, path: Path) -> str | None:
+    """Why the generated C in ``path`` cannot be built for ``run`` as it is, or None when current."""
     missing = [f for f in GENERATED_FILES if not (path / f).is_file()]
     if missing:
-        raise RunError(f"{path}: missing generated C ({', '.join(missing)})",
-                       f"run `asc-tool generate-c --run {run.path} --out {path}` first")
+        return f"missing generated C ({', '.join(missing)})"
+    model = run.path / MODEL_FILE
+    if not model.is_file():
+        return None                      # nothing to compare with: build what is there
+    want = hashlib.sha256(model.read_bytes()).hexdigest()
+    found = {f: header_hash(path / f) for f in GENERATED_FILES}
+    for name, digest in found.items():
+        if digest is not None and digest != want:
+            return (f"stale generated C ({name} was made from model {digest[:12]}, "
+                    f"the run's {MODEL_FILE} is {want[:12]})")
+    newest = model.stat().st_mtime
+    if not any(found.values()) and any((path / f).stat().st_mtime < newest for f in GENERATED_FILES):
+        return f"stale generated C (older than the run's {MODEL_FILE})"
+    return None
+
+
+def generated_dir(run, c_dir: str | Path | None = None, echo: Callable[[str], None] | None = None) -> Path:
+    """RUN/c (or ``c_dir``) holding current generated C for the run: generated again (saying so
+    through ``echo``) when missing or stale; RunError when the run has no int8 model to generate from."""
+    path = Path(c_dir) if c_dir else run.path / "c"
+    reason = stale_reason(run, path)
+    if reason is None:
+        return path.resolve()
+    if not (run.path / MODEL_FILE).is_file():
+        raise RunError(f"{path}: {reason}, and {run.path} has no {MODEL_FILE} to generate it from",
+                       f"run `asc-tool quantize --run {run.path}` first; build then generates the C "
+                       f"(or run `asc-tool generate-c --run {run.path}`)")
+    if (path / "asc.c").is_file() and header_hash(path / "asc.c") is None:
+        raise RunError(f"{path}: {reason}; its network C was not made by the builtin generator",
+                       f"generate it again with `asc-tool generate-c --run {run.path} --backend stedgeai`")
+    (echo or _stderr)(f"{path}: {reason}; generating it again from {run.path / MODEL_FILE}")
+    from ..codegen.generate import generate_c
+
+    generate_c(run, path)
     return path.resolve()
+
+
+def _stderr(text: str) -> None:
+    import click
+
+    click.echo(text, err=True)
 
 
 def default_elf(run) -> Path:
@@ -100,6 +153,43 @@ def default_elf(run) -> Path:
         raise RunError(f"{elf}: no firmware built for this run",
                        f"run `asc-tool build --run {run.path}` first")
     return elf
+
+
+def ensure_firmware(run, board: Board, echo: Callable[[str], None] | None = None) -> Path:
+    """RUN/build/asc_fw.elf for ``board``, built first (saying so through ``echo``) when it is
+    missing, older than its generated C, built for another board, or its C is missing or stale."""
+    elf = run.path / "build" / ELF_NAME
+    record = _build_record(elf)
+    c_dir = Path(record.get("generated_dir") or run.path / "c")
+    reason = outdated_reason(run, elf, board, record, c_dir)
+    if reason:
+        (echo or _stderr)(f"{elf}: {reason}; building it (asc-tool build --run {run.path} --board {board.name})")
+        build(run.path, board, c_dir=c_dir if record.get("generated_dir") else None, echo=echo)
+    return elf
+
+
+def outdated_reason(run, elf: Path, board: Board, record: dict, c_dir: Path) -> str | None:
+    """Why ``elf`` must be built again, or None when it is current."""
+    if not elf.is_file():
+        return "no firmware built for this run"
+    if record.get("board") != board.name:
+        return f"built for board {record.get('board') or 'unknown'}, not {board.name}"
+    stale = stale_reason(run, c_dir)
+    if stale:
+        return stale
+    built = elf.stat().st_mtime
+    if any((c_dir / f).stat().st_mtime > built for f in GENERATED_FILES):
+        return f"older than the generated C in {c_dir}"
+    return None
+
+
+def _build_record(elf: Path) -> dict:
+    """BUILD/build.json beside ``elf`` ({} when absent or unreadable: the ELF is then rebuilt)."""
+    try:
+        record = json.loads((elf.parent / BUILD_REPORT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def built_board(elf: Path) -> Board:
@@ -220,15 +310,16 @@ def check_budget(report: dict, board: Board) -> None:
 
 def build(run_dir: str | Path, board: Board | str | None = None, build_dir: str | Path | None = None,
           c_dir: str | Path | None = None, stack_size: int | None = None, jobs: int = 2,
-          executor: Executor | None = None) -> dict:
+          executor: Executor | None = None, echo: Callable[[str], None] | None = None) -> dict:
     """`asc-tool build`: the firmware for ``board`` (None: the default board) from the run's
-    generated C; ``stack_size`` None keeps the board file's stack reservation."""
+    generated C (generated again first when missing or stale, said through ``echo``);
+    ``stack_size`` None keeps the board file's stack reservation."""
     from ..asc.run import open_asc_run
 
     run = open_asc_run(run_dir)
     if run.target != "stm32-asc":
         raise RunError(f"{run.path} is a {run.target} run", "firmware is built for stm32-asc runs")
-    cfg = BuildConfig(board=get_board(board), gen_dir=generated_dir(run, c_dir),
+    cfg = BuildConfig(board=get_board(board), gen_dir=generated_dir(run, c_dir, echo),
                       build_dir=Path(build_dir or run.path / "build").resolve(),
                       sample_rate=run.feature_params.sample_rate, stack_size=stack_size, jobs=jobs)
     report = build_firmware(cfg, executor)

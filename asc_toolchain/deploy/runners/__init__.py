@@ -61,8 +61,13 @@ def make_runner(config: RunnerConfig, name: str | None = None, cli_values: dict 
     return cls.create(config, values)
 
 
-def firmware_elf(elf: str | None, run_dir: str | None):
-    """The ELF to flash: ``elf``, else RUN/build/asc_fw.elf; None when neither is given."""
+def firmware_elf(elf: str | None, run_dir: str | None, board: Board | None = None, build: bool = False,
+                 echo=print):
+    """The ELF to flash: ``elf``, else RUN/build/asc_fw.elf; None when neither is given.
+
+    With ``build`` (a real flash from --run) a missing or outdated firmware is built first, its
+    generated C generated again when missing or stale (deploy.build.ensure_firmware); otherwise
+    a missing one is a RunError saying how to build it."""
     from pathlib import Path
 
     if elf and run_dir:
@@ -70,10 +75,11 @@ def firmware_elf(elf: str | None, run_dir: str | None):
     if elf:
         return Path(elf)
     if run_dir:
-        from ..build import default_elf
+        from ..build import default_elf, ensure_firmware
         from ...asc.run import open_asc_run
 
-        return default_elf(open_asc_run(run_dir))
+        run = open_asc_run(run_dir)
+        return ensure_firmware(run, board, echo) if build else default_elf(run)
     return None
 
 
@@ -85,7 +91,8 @@ def flash(board_name: str, runner: str | None = None, elf: str | None = None, ru
     from ...core.executor import Executor
 
     board = load_board(board_name)
-    config = RunnerConfig(board=board, elf=firmware_elf(elf, run_dir),
+    elf_path = firmware_elf(elf, run_dir, board, build=action == "flash" and not dry_run, echo=echo)
+    config = RunnerConfig(board=board, elf=elf_path,
                           executor=Executor(dry_run=dry_run, echo=echo), echo=echo)
     chosen = make_runner(config, runner, cli_values)
     echo(f"{action} {board.name} with runner {chosen.name()}" + (" (dry run)" if dry_run else ""))

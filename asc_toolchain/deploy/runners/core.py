@@ -12,6 +12,7 @@ block < the environment (``ASC_TOOL_<OPTION>``) < the command line (see ``resolv
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -20,7 +21,7 @@ import click
 
 from ...boards import Board
 from ...core.config import Option, as_bool
-from ...core.errors import ConfigError
+from ...core.errors import ConfigError, ToolFailedError
 from ...core.executor import Executor
 from ...core.locate import Locator, tool as locate_tool
 
@@ -91,6 +92,7 @@ class Runner:
 
     NAME = ""
     CAPS = Capabilities()
+    NO_PROBE: tuple[str, ...] = ()    # patterns in the tool's output that mean "no debug probe found"
 
     def __init__(self, config: RunnerConfig, options: dict[str, Any]):
         self.config = config
@@ -165,8 +167,37 @@ class Runner:
         return path
 
     def execute(self, argv_list: list[list]) -> None:
+        """Run each command; a failure whose output says no probe was found becomes the
+        ``no_probe`` error (what to plug in, which udev rule), any other the tool's own."""
         for argv in argv_list:
-            self.config.executor.run(argv, capture=True, timeout=self.options.get("timeout") or 600)
+            try:
+                self.config.executor.run(argv, capture=True, timeout=self.options.get("timeout") or 600)
+            except ToolFailedError as exc:
+                raise self.no_probe(argv, getattr(exc, "output", "")) or exc
+
+    def no_probe(self, argv: list, output: str) -> ToolFailedError | None:
+        """ToolFailedError telling the user to connect the board or fix USB access, when
+        ``output`` matches one of NO_PROBE; None otherwise."""
+        found = next((m for m in (re.search(p, output) for p in self.NO_PROBE) if m), None)
+        if found is None:
+            return None
+        line = next(line for line in output.splitlines() if found.group(0) in line)
+        said = line[line.index(found.group(0)):].strip()          # without the tool's time stamp
+        serial = self.options.get("dev_id")
+        return ToolFailedError(f"no debug probe found: {Path(str(argv[0])).name} said {said!r}",
+                               probe_hint(self.config.board, serial))
+
+
+def probe_hint(board: Board, serial: str | None = None) -> str:
+    """How to make the board's debug probe visible: plug it in, then USB access (udev)."""
+    usb = board.serial
+    ids = f"{usb.usb_vid:04x}:{usb.usb_pid:04x}" if usb and usb.usb_vid and usb.usb_pid else "0483:374b"
+    which = f" and check that {serial} (--dev-id) is its serial number" if serial else ""
+    return (f"connect the board's ST-LINK USB port with a data cable{which}; if it is connected, check "
+            f"the udev rule that lets you open USB {ids} (the stlink-tools and openocd packages install "
+            f"theirs in /lib/udev/rules.d; otherwise add SUBSYSTEM==\"usb\", ATTR{{idVendor}}==\"{ids[:4]}\", "
+            f"MODE=\"0660\", GROUP=\"plugdev\" to /etc/udev/rules.d/99-stlink.rules, run sudo udevadm "
+            f"control --reload && sudo udevadm trigger, and re-plug the board)")
 
 
 def resolve_options(runner_cls: type[Runner], board: Board, cli_values: dict[str, Any],

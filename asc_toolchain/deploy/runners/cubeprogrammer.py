@@ -9,6 +9,7 @@ class CubeProgrammerRunner(Runner):
     NAME = "cubeprogrammer"
     CAPS = Capabilities(commands=frozenset({"flash", "erase", "reset"}),
                         options=frozenset({"dev_id", "erase", "verify", "reset", "speed", "cube_port"}))
+    NO_PROBE = (r"No debug probe detected", r"No STLink")   # from ST's manual: not installable here
 
     def connect(self) -> list[str]:
         argv = [self.tool("cubeprogrammer"), "-c", f"port={self.options['cube_port']}"]

@@ -19,6 +19,8 @@ class OpenocdRunner(Runner):
     CAPS = Capabilities(commands=frozenset({"flash", "erase", "reset"}),
                         options=frozenset({"dev_id", "erase", "verify", "reset", "speed",
                                            "openocd_config"}))
+    # the ST-LINK adapter driver's words when no probe (or none this user may open) is on USB
+    NO_PROBE = (r"Error: open failed", r"LIBUSB_ERROR_ACCESS", r"unable to open ST-Link device")
 
     def common(self) -> list[str]:
         config = self.options["openocd_config"]

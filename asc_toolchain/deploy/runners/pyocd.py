@@ -1,4 +1,8 @@
-"""``pyocd``: ``pyocd load`` for the board's target (stm32l475xg), then reset."""
+"""``pyocd``: ``pyocd load`` for the board's target (stm32l475xg), then reset.
+
+Every call carries ``-W`` (--no-wait): without it pyOCD waits forever for a probe to be plugged
+in, so a missing board would hang until the runner's timeout instead of saying so.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,14 @@ class PyocdRunner(Runner):
     NAME = "pyocd"
     CAPS = Capabilities(commands=frozenset({"flash", "erase", "reset"}),
                         options=frozenset({"dev_id", "erase", "reset", "speed", "pyocd_target"}))
+    NO_PROBE = (r"No connected debug probe",)
 
     def common(self, sub: str) -> list[str]:
         target = self.options["pyocd_target"]
         if not target:
             raise ConfigError(f"runner 'pyocd' has no target for {self.config.board.name}",
                               "set runners.pyocd.pyocd_target in the board file or give --pyocd-target")
-        argv = [self.tool("pyocd"), sub, "-t", target]
+        argv = [self.tool("pyocd"), sub, "-W", "-t", target]
         if self.options["dev_id"]:
             argv += ["-u", self.options["dev_id"]]
         if self.options["speed"]:

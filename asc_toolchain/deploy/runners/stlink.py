@@ -12,6 +12,7 @@ class StlinkRunner(Runner):
     NAME = "stlink"
     CAPS = Capabilities(commands=frozenset({"flash", "erase", "reset"}),
                         options=frozenset({"dev_id", "erase", "reset", "speed"}), image="bin")
+    NO_PROBE = (r"Couldn't find any ST-Link devices", r"LIBUSB_ERROR_ACCESS")
 
     def common(self) -> list[str]:
         argv = [self.tool("st-flash")]

@@ -1,9 +1,11 @@
 """`asc-tool monitor serial`: the board's JSON lines as a live view, a log and a summary.
 
 Bytes are split into lines here (not with pyserial's readline, which hands back half a line on a
-timeout). Each line goes through ``resultline.parse_line``; anything else is garbage: skipped and
-counted, never fatal. A partial line cut by a disconnect is dropped and counted as broken; the port
-reconnects (``port.ReconnectingPort``) and every complete line after that is kept. The baud and
+timeout). Each line goes through ``resultline.parse_line`` (the result-line schema); anything else
+is garbage: skipped and counted, never fatal. A partial line cut by a disconnect is dropped and
+counted as broken; the port reconnects (``port.ReconnectingPort``) and every complete line after
+that is kept. A port gone for good ends the watch with ``PortLost``, which carries the summary of
+what was received (the log already holds every line: it is flushed line by line). The baud and
 the USB ids that find the port come from the board file.
 With ``feed`` the audio goes to the board through the host-feed protocol, at the sample rate its
 boot line names, and its classifications are compared with the host's (the generated C compiled
@@ -21,10 +23,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ...core.errors import ConfigError
+from ...core.errors import ConfigError, SerialError
 from .resultline import parse_line
 
 MAX_LINE = 8192          # longer than any firmware line: a run of bytes without newline is garbage
+
+
+class PortLost(SerialError):
+    """The port failed for good (or the board stopped answering the feed); ``summary`` holds
+    what was received until then."""
+
+    def __init__(self, error: SerialError, summary: dict):
+        super().__init__(error.message, error.hint)
+        self.summary = summary
 
 
 @dataclass
@@ -35,6 +46,10 @@ class Stats:
     broken_lines: int = 0     # partial lines lost to a disconnect, over-long runs of bytes
     reconnects: int = 0
     faults: int = 0
+
+    def received(self) -> bool:
+        """Whether anything at all came from the board."""
+        return bool(self.lines or self.garbage_lines or self.broken_lines or self.reconnects)
 
 
 class LineSplitter:
@@ -251,6 +266,10 @@ def monitor_serial(port: str | None = None, baud: int | None = None, board=None,
             return _feed(port, baud, opener, monitor, list(audio), run_dir, max_seconds, echo)
         _watch(port, baud, opener, monitor, count, duration_s, give_up_s, echo)
         return monitor.summary(port)
+    except SerialError as exc:
+        if isinstance(exc, PortLost) or not monitor.stats.received():
+            raise                   # nothing received: the one line is all there is to say
+        raise PortLost(exc, monitor.summary(port)) from None
     finally:
         if log:
             log.close()
