@@ -1,28 +1,56 @@
-"""Training-time augmentation and the validation-UAR callback.
+"""Training-time augmentation (the recipe) and the validation-UAR callback.
 
 Gain is not offered: features are divided by each window's maximum, so a gain change leaves them
-unchanged. Time shift is already in the data (a window every 512 samples). What helps is:
+unchanged. Time shift is already in the data (a window every 512 samples). Each element is an
+option (core.config); the defaults are the recipe measured best so far:
 - specaugment: one time mask (≤ 4 columns) and one frequency mask (≤ 4 mels) per window, set to 0
   (the training mean after standardization);
-- mixup: a window mixed with another window of the same class (weight 0.6–1.0 on the original).
+- mixup: a window mixed with another window of the same class (weight 0.6–1.0 on the original);
+- eq_db: a random smooth equaliser (a level curve over the mel bands, ±eq_db dB at most, a
+  different microphone or room) added before the window's normalisation;
+- time_roll: each window rolled in time by up to this many columns (circularly);
+- freq_mixstyle: with this probability per window, its per-band mean and spread over time are
+  mixed with another window's (Beta(0.4, 0.4) weights): device and room colouring swapped.
+With every element off except the default, batches are those of earlier versions, bit for bit.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
 import keras
 import numpy as np
 
+AUGMENT_MODES = ("none", "specaugment", "mixup", "both")
+MIXSTYLE_ALPHA = 0.4
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The augmentation elements of one training (see the module doc)."""
+
+    augment: str = "specaugment"
+    freq_mixstyle: float = 0.0
+    eq_db: float = 0.0
+    time_roll: int = 0
+
+    @classmethod
+    def from_cfg(cls, cfg: dict) -> "Recipe":
+        return cls(cfg["augment"], float(cfg.get("freq_mixstyle") or 0.0), float(cfg.get("eq_db") or 0.0),
+                   int(cfg.get("time_roll") or 0))
+
 
 class AugmentedBatches(keras.utils.PyDataset):
-    """Shuffled batches of (x[..., None], y), augmented afresh each epoch, seeded."""
+    """Shuffled batches of (standardised windows[..., None], y) cut from ``index`` (a
+    pipeline.WindowIndex), augmented afresh each epoch, seeded."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, mode: str, seed: int):
+    def __init__(self, index, scaler, batch_size: int, recipe: Recipe, seed: int):
         super().__init__()
-        self.x, self.y, self.batch_size, self.mode, self.seed = x, y, batch_size, mode, seed
+        self.index, self.scaler, self.y = index, scaler, index.y
+        self.batch_size, self.recipe, self.seed = batch_size, recipe, seed
         self.epoch = 0
-        self._by_class = {c: np.flatnonzero(y == c) for c in np.unique(y)}
+        self._by_class = {c: np.flatnonzero(self.y == c) for c in np.unique(self.y)}
         self.on_epoch_end()
 
     def __len__(self) -> int:
@@ -35,18 +63,26 @@ class AugmentedBatches(keras.utils.PyDataset):
 
     def __getitem__(self, i: int):
         idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
-        x, y = self.x[idx].copy(), self.y[idx]
+        y, r = self.y[idx], self.recipe
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        if self.mode in ("mixup", "both"):
+        raw = self.index.windows(idx)
+        if r.eq_db > 0:
+            raw = _equalise(raw, rng, r.eq_db, self.index.params.top_db)
+        if r.time_roll > 0:
+            raw = _roll(raw, rng, r.time_roll)
+        x = self.scaler.transform(raw)
+        if r.augment in ("mixup", "both"):
             x = self._mix(x, y, rng)
-        if self.mode in ("specaugment", "both"):
+        if r.augment in ("specaugment", "both"):
             _mask(x, rng)
+        if r.freq_mixstyle > 0:
+            x = _freq_mixstyle(x, rng, r.freq_mixstyle)
         return x[..., None], y
 
     def _mix(self, x, y, rng):
         partners = np.array([rng.choice(self._by_class[c]) for c in y])
         lam = rng.uniform(0.6, 1.0, size=(len(y), 1, 1)).astype(np.float32)
-        return lam * x + (1.0 - lam) * self.x[partners]
+        return lam * x + (1.0 - lam) * self.scaler.transform(self.index.windows(partners))
 
 
 def _mask(x: np.ndarray, rng: np.random.Generator, max_width: int = 4) -> None:
@@ -60,17 +96,46 @@ def _mask(x: np.ndarray, rng: np.random.Generator, max_width: int = 4) -> None:
         x[k, f0:f0 + h, :] = 0.0
 
 
+def _equalise(raw: np.ndarray, rng: np.random.Generator, max_db: float, top_db: float) -> np.ndarray:
+    """A random smooth level curve over the bands (cubic through 4 random points), then the
+    window's own normalisation again (peak at 0 dB, floor at -top_db)."""
+    n, mels, _ = raw.shape
+    knots = rng.uniform(-max_db, max_db, size=(n, 4))
+    at = np.linspace(0.0, 3.0, mels)
+    curve = np.stack([np.polyval(np.polyfit(np.arange(4), k, 3), at) for k in knots])
+    out = raw + np.clip(curve, -max_db, max_db)[:, :, None].astype(np.float32)
+    out -= out.max(axis=(1, 2), keepdims=True)
+    return np.maximum(out, -top_db).astype(np.float32)
+
+
+def _roll(raw: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.ndarray:
+    shifts = rng.integers(-max_shift, max_shift + 1, size=len(raw))
+    cols = (np.arange(raw.shape[2])[None, :] - shifts[:, None]) % raw.shape[2]
+    return np.take_along_axis(raw, cols[:, None, :].repeat(raw.shape[1], axis=1), axis=2)
+
+
+def _freq_mixstyle(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
+    """Freq-MixStyle: per band, normalise over time and re-colour with mixed band statistics."""
+    mu = x.mean(axis=2, keepdims=True)
+    sig = np.sqrt(x.var(axis=2, keepdims=True) + 1e-6)
+    perm = rng.permutation(len(x))
+    lam = rng.beta(MIXSTYLE_ALPHA, MIXSTYLE_ALPHA, size=(len(x), 1, 1)).astype(np.float32)
+    mixed = (x - mu) / sig * (lam * sig + (1 - lam) * sig[perm]) + lam * mu + (1 - lam) * mu[perm]
+    apply = rng.random(len(x)) < p
+    return np.where(apply[:, None, None], mixed, x).astype(np.float32)
+
+
 class ValidationUAR(keras.callbacks.Callback):
     """Adds val_uar (unweighted average recall) to the logs and prints one line per epoch."""
 
-    def __init__(self, x_val: np.ndarray, y_val: np.ndarray, log=None):
+    def __init__(self, val_batches, y_val: np.ndarray, log=None):
         super().__init__()
-        self.x_val, self.y_val = x_val, y_val
+        self.val_batches, self.y_val = val_batches, y_val
         self.log = log or (lambda m: print(m, file=sys.stderr))
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
-        pred = self.model.predict(self.x_val, batch_size=2048, verbose=0).argmax(axis=1)
+        pred = self.model.predict(self.val_batches, verbose=0).argmax(axis=1)
         recalls = [np.mean(pred[self.y_val == c] == c) for c in np.unique(self.y_val)]
         logs["val_uar"] = float(np.mean(recalls))
         self.log(f"epoch {epoch + 1}: loss {logs.get('loss', 0):.4f} acc {logs.get('accuracy', 0):.3f} "

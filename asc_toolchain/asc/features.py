@@ -100,16 +100,51 @@ def mel_columns(signal: np.ndarray, params: FeatureParams = SEED_PARAMS,
     return out
 
 
+def logmel_columns(signal: np.ndarray, params: FeatureParams = SEED_PARAMS) -> np.ndarray:
+    """dB (10·log10 of the mel power) of the STFT columns the full windows of ``signal`` use:
+    (n_frames, n_mels) float32, -inf where the power is 0; (0, n_mels) when no window fits.
+
+    This is what the feature cache stores per recording: a window is 32 consecutive columns,
+    so the columns are ~32× smaller than the windows they make (cut_windows)."""
+    count = n_windows(len(signal), params)
+    if count == 0:
+        return np.empty((0, params.n_mels), np.float32)
+    mel = mel_columns(signal[: (count - 1) * params.window_hop + params.window_samples], params)
+    with np.errstate(divide="ignore"):
+        return (10.0 * np.log10(mel)).astype(np.float32)
+
+
+def window_peaks(db: np.ndarray, params: FeatureParams = SEED_PARAMS) -> np.ndarray:
+    """Each window's maximum dB over its columns (-inf for a silent window): (n_windows,)."""
+    if len(db) < params.n_columns:
+        return np.empty(0, np.float32)
+    col_max = db.max(axis=1)
+    return np.lib.stride_tricks.sliding_window_view(col_max, params.n_columns).max(axis=1)
+
+
+def cut_windows(db: np.ndarray, peaks: np.ndarray, starts: np.ndarray,
+                params: FeatureParams = SEED_PARAMS) -> np.ndarray:
+    """The windows whose first column is at ``starts`` (rows of ``db``; ``peaks`` indexed the
+    same way), normalised as logmel_windows does and bit-identical to it: (n, n_mels, n_columns)."""
+    starts = np.asarray(starts, np.int64)
+    cols = db[starts[:, None] + np.arange(params.n_columns)]         # (n, columns, mels)
+    peak = peaks[starts]
+    silent = ~np.isfinite(peak)
+    peak = np.where(silent, np.float32(0.0), peak).astype(np.float32)
+    out = np.empty((len(starts), params.n_mels, params.n_columns), np.float32)
+    np.subtract(cols.transpose(0, 2, 1), peak[:, None, None], out=out)
+    np.maximum(out, -params.top_db, out=out)
+    out[silent] = -params.top_db
+    return out
+
+
 def logmel_windows(signal: np.ndarray, params: FeatureParams = SEED_PARAMS) -> np.ndarray:
     """All windows of a recording as (n_windows, n_mels, n_columns) float32 dB in [-top_db, 0]."""
     count = n_windows(len(signal), params)
     if count == 0:
         return np.empty((0, params.n_mels, params.n_columns), np.float32)
-    mel = mel_columns(signal[: (count - 1) * params.window_hop + params.window_samples], params)
-    with np.errstate(divide="ignore"):
-        db = (10.0 * np.log10(mel)).astype(np.float32)              # -inf where power is 0
-    col_max = db.max(axis=1)
-    win_max = np.lib.stride_tricks.sliding_window_view(col_max, params.n_columns).max(axis=1)
+    db = logmel_columns(signal, params)                           # -inf where power is 0
+    win_max = window_peaks(db, params)
     silent = ~np.isfinite(win_max)
     win_max[silent] = 0.0
     db_t = np.ascontiguousarray(db.T)                              # (mels, frames): windows read rows

@@ -10,14 +10,18 @@ import numpy as np
 
 from .. import __version__
 from ..data.datasets import data_hash, load_items
-from .features import SEED_PARAMS, Scaler
+from .features import SEED_PARAMS
 from ..data.labelmaps import load_label_map
 from ..evaluate.metrics import full_report
-from .model import ModelSpec, build_seed_cnn
-from .windows import WindowSet, window_features
+from ..core.errors import DataError
+from .cache import FeatureCache, default_cache_dir
+from .model import ModelSpec, build_model
+from .pipeline import WindowBatches, WindowIndex, fit_scaler, predict_scores
 from ..core.runs import run_bytes, run_destination, write_outputs, write_run
 from ..data.split import split_by_group
 
+SPLITS = ("train", "val", "test")
+RECIPE_KEYS = ("freq_mixstyle", "eq_db", "time_roll")
 SILENCE_RULE = ("a window whose maximum mel power is 0 is all -80 dB; an element whose mel power is 0 "
                 "is -80 dB")
 
@@ -46,44 +50,73 @@ def train_asc(data, out, cfg: dict, root=None, skip_bad: bool = False, test_fold
     splits = split_by_group(items, cfg["seed"], cfg["test_fraction"], cfg["val_fraction"], test_fold,
                             classes=label_map.classes, where=data)
     log(f"{len(items)} recordings in {len(set(i.group for i in items))} groups; "
-        + ", ".join(f"{s} {splits.count(s)}" for s in ("train", "val", "test")))
-    classes = list(label_map.classes)
-    sets = {name: window_features([it for it, s in zip(items, splits) if s == name], classes, SEED_PARAMS,
-                                  None, cfg["max_seconds"], skip_bad, skipped, desc=name)
-            for name in ("train", "val", "test")}
-    scaler = Scaler.fit(sets["train"].x)
-    for ws in sets.values():
-        ws.x = scaler.transform(ws.x)
+        + ", ".join(f"{s} {splits.count(s)}" for s in SPLITS))
+    index = WindowIndex.build(items, list(label_map.classes), feature_cache(cfg), skip_bad, skipped)
+    context = {"data": data, "root": root, "label_map": label_map, "test_fold": test_fold}
+    result = train_run(dest, index, items, splits, cfg, context, skipped, log)
+    return Path(out), {"test": result["test"], "val": result["val"], "skipped": skipped}
+
+
+def feature_cache(cfg: dict) -> FeatureCache:
+    """The feature cache of ``cfg`` (--cache-dir; 'none' keeps columns in this process only)."""
+    folder = cfg.get("cache_dir")
+    if folder is None:
+        folder = default_cache_dir()
+    elif str(folder).lower() == "none":
+        folder = None
+    return FeatureCache(SEED_PARAMS, cfg["max_seconds"], folder)
+
+
+def train_run(dest, index: WindowIndex, items: list, splits: list, cfg: dict, context: dict,
+              skipped: list, log) -> dict:
+    """Fit on the 'train' items of ``index`` (``splits`` gives each item's split), keep the
+    best epoch on 'val', score 'val' and 'test', and write the run directory ``dest``.
+    Returns the reports and the test windows' scores (with their index) for pooling."""
+    classes = list(context["label_map"].classes)
+    sets = {name: index.subset([s == name for s in splits]) for name in SPLITS}
+    for name, ws in sets.items():
+        if len(ws) == 0:
+            raise DataError(f"no recording of the {name} split yielded a window",
+                            "check the data list or drop --skip-bad to see why")
+    scaler = fit_scaler(sets["train"])
     log("windows: " + ", ".join(f"{k} {len(v)}" for k, v in sets.items()))
-    spec = ModelSpec(filters=parse_filters(cfg["filters"]), dense_units=cfg["dense_units"],
-                     n_classes=len(classes))
-    model, history = fit_model(spec, sets["train"], sets["val"], cfg, log)
-    reports = {k: _report(model, sets[k], classes) for k in ("val", "test")}
-    manifest = _manifest(data, root, cfg, classes, label_map, spec, model, test_fold)
+    spec = model_spec(cfg, len(classes))
+    model, history = fit_model(spec, sets["train"], sets["val"], scaler, cfg, log)
+    scores = {k: predict_scores(model, sets[k], scaler) for k in ("val", "test")}
+    reports = {k: _report(sets[k], scores[k], classes) for k in ("val", "test")}
+    manifest = _manifest(context, cfg, classes, spec, model)
     with write_run(dest, needed=run_bytes(model.count_params())) as tmp:
         scaler.save(tmp / "scaler.npz")
         write_outputs(tmp, model, list(zip(items, splits)), reports, history, manifest, skipped,
                       "test split (keras, float)")
-    return Path(out), {"test": reports["test"], "val": reports["val"], "skipped": skipped}
+    return {"test": reports["test"], "val": reports["val"], "scores": scores["test"], "index": sets["test"]}
 
 
-def fit_model(spec: ModelSpec, train: WindowSet, val: WindowSet, cfg: dict, log):
-    """Compile and fit with early stopping on validation UAR; the best epoch's weights are kept."""
+def model_spec(cfg: dict, n_classes: int) -> ModelSpec:
+    """The ModelSpec of the options: --model, --width, --depth (--filters, --dense-units for seed_cnn)."""
+    return ModelSpec(filters=parse_filters(cfg["filters"]), dense_units=cfg["dense_units"], n_classes=n_classes,
+                     name=cfg.get("model") or "seed_cnn", width=cfg.get("width"), depth=cfg.get("depth"))
+
+
+def fit_model(spec: ModelSpec, train: WindowIndex, val: WindowIndex, scaler, cfg: dict, log):
+    """Compile and fit with early stopping on validation UAR; the best epoch's weights are kept.
+    Windows are cut batch by batch from the columns (pipeline), never all held at once."""
     import keras
     import tensorflow as tf
 
-    from .augment import AugmentedBatches, ValidationUAR
+    from .augment import AugmentedBatches, Recipe, ValidationUAR
 
     keras.utils.set_random_seed(cfg["seed"])
     tf.config.experimental.enable_op_determinism()
-    model = build_seed_cnn(spec)
+    model = build_model(spec)
     model.compile(optimizer=_optimizer(cfg), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    batches = AugmentedBatches(train.x, train.y, cfg["batch_size"], cfg["augment"], cfg["seed"])
-    callbacks = [ValidationUAR(val.x[..., None], val.y, log),
+    batches = AugmentedBatches(train, scaler, cfg["batch_size"], Recipe.from_cfg(cfg), cfg["seed"])
+    val_batches = WindowBatches(val, scaler, 2048)
+    callbacks = [ValidationUAR(val_batches, val.y, log),
                  keras.callbacks.EarlyStopping(monitor="val_uar", mode="max", patience=cfg["patience"],
                                                restore_best_weights=True)]
     weights = _class_weights(train.y, spec.n_classes) if cfg["class_weights"] else None
-    fit = model.fit(batches, epochs=cfg["epochs"], validation_data=(val.x[..., None], val.y),
+    fit = model.fit(batches, epochs=cfg["epochs"], validation_data=val_batches,
                     class_weight=weights, callbacks=callbacks, verbose=0)
     history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
     return model, history
@@ -104,14 +137,14 @@ def _class_weights(y: np.ndarray, n_classes: int) -> dict:
     return {i: float(v) for i, v in enumerate(w)}
 
 
-def _report(model, ws: WindowSet, classes) -> dict:
-    scores = model.predict(ws.x[..., None], batch_size=1024, verbose=0)
-    report = full_report(ws.y, scores.argmax(axis=1), ws.clip, classes, scores)
-    report["n_clips"] = len(ws.items)
+def _report(index: WindowIndex, scores: np.ndarray, classes) -> dict:
+    report = full_report(index.y, scores.argmax(axis=1), index.clip, classes, scores)
+    report["n_clips"] = len(index.items)
     return report
 
 
-def _manifest(data, root, cfg, classes, label_map, spec, model, test_fold) -> dict:
+def _manifest(context: dict, cfg: dict, classes, spec: ModelSpec, model) -> dict:
+    data, root, label_map = context["data"], context["root"], context["label_map"]
     return {
         "target": "stm32-asc",
         "tool_version": __version__,
@@ -123,9 +156,9 @@ def _manifest(data, root, cfg, classes, label_map, spec, model, test_fold) -> di
                                              "silence_rule": SILENCE_RULE},
         "class_names": classes,
         "label_map": label_map.to_dict(),
-        "model": {"name": "seed_cnn", "filters": list(spec.filters), "dense_units": spec.dense_units,
-                  "parameters": int(model.count_params())},
+        "model": spec.knobs() | {"parameters": int(model.count_params())},
         "training": {k: cfg[k] for k in ("epochs", "batch_size", "optimizer", "learning_rate", "patience",
                                          "max_seconds", "class_weights", "augment", "test_fraction",
-                                         "val_fraction")} | {"test_fold": test_fold},
+                                         "val_fraction")}
+                    | {k: cfg.get(k) for k in RECIPE_KEYS} | {"test_fold": context["test_fold"]},
     }

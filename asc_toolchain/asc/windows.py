@@ -52,10 +52,7 @@ def collect_windows(items: list, class_names, windows_of, skip_bad: bool = False
         try:
             xs.append(windows_of(item))
         except AscError as exc:
-            if not skip_bad:
-                raise
-            if skipped is not None:
-                skipped.append((str(item.path), exc.message))
+            skip_or_raise(exc, item, skip_bad, skipped)
             continue
         ys.append(np.full(len(xs[-1]), index[item.label], np.int64))
         clips.append(np.full(len(xs[-1]), len(kept), np.int64))
@@ -114,3 +111,11 @@ def screen_items(items: list[Item], params: FeatureParams = SEED_PARAMS, max_sec
 def _too_short(item: Item, n_samples: int, params: FeatureParams) -> str:
     return (f"{item.path}: {n_samples / params.sample_rate:.3f} s is shorter than one window "
             f"({params.window_samples / params.sample_rate:.3f} s)")
+
+
+def skip_or_raise(exc, item, skip_bad: bool, skipped: list | None) -> None:
+    """With ``skip_bad`` list ``item`` (and why) in ``skipped``; otherwise re-raise ``exc``."""
+    if not skip_bad:
+        raise exc
+    if skipped is not None:
+        skipped.append((str(item.path), exc.message))

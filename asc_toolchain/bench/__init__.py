@@ -17,6 +17,7 @@ BENCHES = {
     "firmware": "asc_toolchain.bench.firmware:bench_firmware",
     "ser-features": "asc_toolchain.bench.ser:bench_ser_features",
     "ser-infer": "asc_toolchain.bench.ser:bench_ser_infer",
+    "train-memory": "asc_toolchain.bench.train_memory:bench_train_memory",
 }
 
 

@@ -12,8 +12,9 @@ from ..evaluate.engines import ENGINES, check_engine, engine_help
 from .output import emit, err
 
 TRAIN_OPTIONS = ("epochs", "batch_size", "optimizer", "learning_rate", "patience", "seed", "max_seconds",
-                 "filters", "dense_units", "class_weights", "augment", "test_fraction", "val_fraction",
-                 "label_map", "ser_width", "ser_classes", "ser_corpus", "ser_pretrained",
+                 "model", "width", "depth", "filters", "dense_units", "class_weights", "augment",
+                 "freq_mixstyle", "eq_db", "time_roll", "cache_dir", "test_fraction", "val_fraction",
+                 "label_map", "ser_backbone", "ser_width", "ser_classes", "ser_corpus", "ser_pretrained",
                  "ser_max_windows", "ser_step_s")
 
 
@@ -45,6 +46,40 @@ def train(obj, data, root, out, target, skip_bad, test_fold, as_json, **options)
     emit(summary, as_json, lambda s: _print_metrics(s["test"], f"test split → {s['run']}"))
     if not as_json:
         err(f"plots: {path}/confusion_matrix.png, {path}/training_curves.png")
+
+
+CV_OPTIONS = tuple(o for o in TRAIN_OPTIONS if not o.startswith("ser_") and o != "test_fraction")
+
+
+@click.command()
+@click.option("--data", required=True, type=click.Path(), help="Meta file, CSV (path,label[,group,fold…]) or class folders.")
+@click.option("--root", type=click.Path(), help="Folder that relative paths in the list start from.")
+@click.option("--folds", type=click.IntRange(2), help="Number of folds [default: the data's fold column, else 5].")
+@click.option("--out", required=True, type=click.Path(), help="Folder to write (atomically): cv.json, "
+              "cv_summary.png and one run directory per fold.")
+@click.option("--skip-bad", is_flag=True, help="Leave out unusable recordings and list them instead of stopping.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@cfgmod.cli_options(*CV_OPTIONS)
+@click.pass_obj
+def cv(obj, data, root, folds, out, skip_bad, as_json, **options):
+    """Grouped cross-validation (stm32-asc): each fold once the test split; mean ± sd per window
+    and per clip (majority vote and mean probability)."""
+    from ..asc.cv import cross_validate
+
+    settings = cfgmod.values(cfgmod.resolve(options, obj.get("config_path")))
+    summary = cross_validate(data, out, settings, root=root, folds=folds, skip_bad=skip_bad)
+    for row in summary["skipped"]:
+        err(f"skipped {row['path']}: {row['reason']}")
+    emit(summary, as_json, _print_cv)
+
+
+def _print_cv(summary: dict) -> None:
+    for level in ("window", "clip", "clip_mean"):
+        figures = summary["mean_sd"][level]
+        err(f"{level:9s} " + "  ".join(f"{k} {v['mean']:.1%} ± {v['sd']:.1%}" for k, v in figures.items()))
+    err("folds: " + ", ".join(f"{f['fold']}: window UAR {f['window']['uar']:.1%}, clip UAR "
+                              f"{f['clip']['uar']:.1%}" for f in summary["folds"]))
+    err(f"written: {summary['out']}/cv.json, {summary['out']}/cv_summary.png, {summary['out']}/fold-*/")
 
 
 @click.command()
@@ -104,10 +139,12 @@ def _items_to_score(run, data, root, split, skip_bad) -> list:
 
 def _print_metrics(report: dict, title: str) -> None:
     err(title)
-    for level in ("window", "clip"):
+    for level in ("window", "clip", "clip_mean"):
+        if level not in report:
+            continue
         r = report[level]
         recalls = ", ".join(f"{k} {v:.1%}" for k, v in r["per_class_recall"].items())
-        err(f"  per {level:6s} n={r['n']:6d}  accuracy {r['accuracy']:.1%}  macro-F1 {r['macro_f1']:.3f}  "
+        err(f"  per {level:9s} n={r['n']:6d}  accuracy {r['accuracy']:.1%}  macro-F1 {r['macro_f1']:.3f}  "
             f"UAR {r['uar']:.1%}  ({recalls})")
     names = report["class_names"]
     err("  confusion (window; rows = true): " + "  ".join(
@@ -183,7 +220,7 @@ def doctor(as_json):
 @cfgmod.board_option
 @click.option("--json", "as_json", is_flag=True)
 def bench(name, run_dir, audio, board, as_json):
-    """Run a benchmark: features, codegen, firmware, ser-features, ser-infer."""
+    """Run a benchmark: features, codegen, firmware, ser-features, ser-infer, train-memory."""
     from ..bench import run_bench
 
     options = {k: v for k, v in {"run": run_dir, "audio": audio, "board": board}.items() if v}
@@ -195,4 +232,4 @@ def bench(name, run_dir, audio, board, as_json):
             click.echo(f"{k:>28}: {v}")
 
 
-commands = [train, evaluate, datasets, config_group, doctor, bench]
+commands = [train, evaluate, cv, datasets, config_group, doctor, bench]

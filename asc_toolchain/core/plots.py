@@ -22,21 +22,26 @@ def plot_confusion(report: dict, path: Path, title: str = "") -> Path:
     names = report["class_names"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.4))
     for ax, level in zip(axes, ("window", "clip")):
-        cm = np.asarray(report[level]["confusion_matrix"], float)
-        norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-        ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-        for i in range(cm.shape[0]):
-            for j in range(cm.shape[1]):
-                ax.text(j, i, f"{int(cm[i, j])}\n{norm[i, j]:.0%}", ha="center", va="center",
-                        color="white" if norm[i, j] > 0.5 else "black", fontsize=9)
-        ax.set_xticks(range(len(names)), names, rotation=30)
-        ax.set_yticks(range(len(names)), names)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
         r = report[level]
-        ax.set_title(f"per {level}: acc {r['accuracy']:.1%}, UAR {r['uar']:.1%}, F1 {r['macro_f1']:.2f}",
-                     fontsize=10)
+        draw_confusion(ax, r["confusion_matrix"], names,
+                       f"per {level}: acc {r['accuracy']:.1%}, UAR {r['uar']:.1%}, F1 {r['macro_f1']:.2f}")
     return _save(plt, fig, path, title)
+
+
+def draw_confusion(ax, matrix, names, title: str) -> None:
+    """One confusion matrix on ``ax``: counts and row-normalised colour (rows = truth)."""
+    cm = np.asarray(matrix, float)
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, f"{int(cm[i, j])}\n{norm[i, j]:.0%}", ha="center", va="center",
+                    color="white" if norm[i, j] > 0.5 else "black", fontsize=9)
+    ax.set_xticks(range(len(names)), names, rotation=30)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
 
 
 def plot_history(history: dict, path: Path, title: str = "") -> Path:

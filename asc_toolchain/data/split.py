@@ -100,3 +100,42 @@ def _pick(idx: np.ndarray, labels: np.ndarray, groups: np.ndarray, fraction: flo
     mask = np.zeros(len(idx), bool)
     mask[chosen] = True
     return mask
+
+
+def assign_folds(items: list[Item], folds: int | None = None, seed: int = 0, where=None) -> list[str]:
+    """Each item's cross-validation fold (as text): the data's fold column when every item has
+    one, otherwise ``folds`` (default 5) grouped folds stratified by class (StratifiedGroupKFold).
+
+    ConfigError when ``folds`` disagrees with the fold column, or there are fewer groups than folds.
+    """
+    from ..core.errors import ConfigError
+
+    column = [it.fold for it in items]
+    if all(column):
+        present = sorted(set(column))
+        if folds is not None and folds != len(present):
+            raise ConfigError(f"--folds {folds}: {where or 'the data'} has {len(present)} folds in its fold "
+                              f"column ({', '.join(present)})",
+                              f"pass --folds {len(present)} or leave it out")
+        return column
+    folds = 5 if folds is None else folds
+    labels = np.array([it.label for it in items])
+    groups = np.array([it.group for it in items])
+    if folds < 2 or len(set(groups)) < folds:
+        raise ConfigError(f"--folds {folds}: {where or 'the data'} has {len(set(groups))} recording groups",
+                          "use 2 or more folds and at most one fold per group")
+    return _grouped_folds(labels, groups, folds, seed)
+
+
+def _grouped_folds(labels: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> list[str]:
+    import warnings
+
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    out = np.empty(len(labels), object)
+    cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # classes with fewer groups than folds
+        for k, (_, test) in enumerate(cv.split(np.zeros(len(labels)), labels, groups)):
+            out[test] = str(k + 1)
+    return out.tolist()

@@ -1,4 +1,5 @@
-"""Classification figures per window and per clip (majority vote over a clip's windows)."""
+"""Classification figures per window and per clip: by majority vote over a clip's windows
+('clip') and, where scores are known, by the clip's mean class probability ('clip_mean')."""
 
 from __future__ import annotations
 
@@ -49,11 +50,25 @@ def clip_votes(y_true: np.ndarray, y_pred: np.ndarray, clip: np.ndarray,
     return truth, vote
 
 
+def clip_means(y_true: np.ndarray, scores: np.ndarray, clip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per clip: its label and the argmax of its windows' mean probability."""
+    clips, inverse = np.unique(clip, return_inverse=True)
+    sums = np.zeros((len(clips), scores.shape[1]), np.float64)
+    np.add.at(sums, inverse, scores)
+    truth = np.empty(len(clips), np.int64)
+    truth[inverse] = y_true
+    return truth, sums.argmax(axis=1)
+
+
 def full_report(y_true, y_pred, clip, class_names, scores=None) -> dict:
-    """Window-level and clip-level reports in one dict."""
+    """Window-level and clip-level reports in one dict ('clip_mean' too when scores are given)."""
     t, v = clip_votes(np.asarray(y_true), np.asarray(y_pred), np.asarray(clip), scores)
-    return {
+    report = {
         "class_names": list(class_names),
         "window": scores_report(np.asarray(y_true), np.asarray(y_pred), class_names),
         "clip": scores_report(t, v, class_names),
     }
+    if scores is not None:
+        t, m = clip_means(np.asarray(y_true), np.asarray(scores, np.float64), np.asarray(clip))
+        report["clip_mean"] = scores_report(t, m, class_names)
+    return report

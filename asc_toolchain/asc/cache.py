@@ -1,0 +1,109 @@
+"""The feature cache: each recording's log-mel columns, computed once per content and parameters.
+
+Key: sha256 of the audio file's bytes + the feature parameters + the seconds kept (max_seconds)
++ a format version, so a changed file, another front end or another crop never reads stale
+columns. Value: the recording's dB columns (features.logmel_columns), not its windows: a window
+is 32 consecutive columns, so columns are ~32× smaller (about 14 MB per hour of 16 kHz audio).
+Files live in one folder (``--cache-dir``, default ~/.cache/asc-tool/features) as KEY.npy,
+written via a temporary file + rename so that two commands sharing the folder never read half a
+file. Within one process recordings with the same key share one array.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..data.audio import load_audio
+from .features import FeatureParams, logmel_columns
+
+CACHE_VERSION = 1
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "asc-tool" / "features"
+
+
+_DIGESTS: dict[tuple, str] = {}
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of the file's bytes, read once per process while its size and mtime stay the same."""
+    st = os.stat(path)
+    seen = (str(path), st.st_size, st.st_mtime_ns)
+    if seen not in _DIGESTS:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _DIGESTS[seen] = h.hexdigest()
+    return _DIGESTS[seen]
+
+
+class FeatureCache:
+    """Columns of recordings by content; ``folder`` None keeps them in this process only."""
+
+    def __init__(self, params: FeatureParams, max_seconds: float | None = None, folder=None):
+        self.params, self.max_seconds = params, max_seconds
+        self.folder = Path(folder) if folder else None
+        self._held: dict[str, np.ndarray] = {}
+        self.computed = self.read = 0          # how many recordings were computed / read from disk
+
+    def key(self, path: Path) -> str:
+        recipe = json.dumps({"v": CACHE_VERSION, "audio": file_digest(path), "max_seconds": self.max_seconds,
+                             "features": self.params.to_dict()}, sort_keys=True)
+        return hashlib.sha256(recipe.encode()).hexdigest()[:40]
+
+    def columns(self, item) -> np.ndarray:
+        """The dB columns of ``item``'s recording; DataError if it is shorter than one window."""
+        key = self.key(Path(item.path))
+        if key not in self._held:
+            db = self._load(key) if self._stored(key) else None
+            self._held[key] = db if db is not None else self._compute(item, key)
+        db = self._held[key]
+        if len(db) < self.params.n_columns:
+            from .windows import recording_windows
+
+            recording_windows(item, self.params, self.max_seconds)   # raises the one-line reason
+        return db
+
+    def release(self) -> None:
+        """Forget the columns held in this process (the caller has copied what it needs)."""
+        self._held.clear()
+
+    def _stored(self, key: str) -> bool:
+        return self.folder is not None and (self.folder / f"{key}.npy").is_file()
+
+    def _load(self, key: str) -> np.ndarray:
+        try:
+            db = np.load(self.folder / f"{key}.npy", allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+        self.read += 1
+        return db if db.ndim == 2 and db.shape[1] == self.params.n_mels else None
+
+    def _compute(self, item, key: str) -> np.ndarray:
+        signal = load_audio(item.path, self.params.sample_rate, self.max_seconds)
+        db = logmel_columns(signal, self.params)
+        self.computed += 1
+        if self.folder is not None:
+            self._store(key, db)
+        return db
+
+    def _store(self, key: str, db: np.ndarray) -> None:
+        """Write KEY.npy whole or not at all; a cache that cannot be written only costs time."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.folder)
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, db, allow_pickle=False)
+            os.replace(tmp, self.folder / f"{key}.npy")
+        except OSError:
+            if "tmp" in locals():
+                Path(tmp).unlink(missing_ok=True)
