@@ -96,6 +96,37 @@ typedef struct {
     const int8_t *shift;
 } asc_convp_cfg;
 
+/* The kernel taps of one output pixel that land inside the input: rows [y_lo, y_hi) and columns
+ * [x_lo, x_hi) of the kernel (taps in the padding contribute nothing, TFLite's definition).
+ * Worked out once per pixel, not per output channel or per tap. */
+typedef struct {
+    int32_t y_lo, y_hi, x_lo, x_hi;
+} asc_taps;
+
+/* Taps k in [lo, hi) of a kernel of n taps whose input index origin + k * dil lies in [0, size). */
+static inline void asc_tap_range(int32_t origin, int32_t dil, int32_t n, int32_t size,
+                                 int32_t *lo, int32_t *hi)
+{
+    int32_t a = 0;
+    int32_t b = n;
+    while (a < b && origin + a * dil < 0) {
+        ++a;
+    }
+    while (b > a && origin + (b - 1) * dil >= size) {
+        --b;
+    }
+    *lo = a;
+    *hi = b;
+}
+
+static inline asc_taps asc_taps_at(const asc_convp_cfg *cfg, int32_t y0, int32_t x0)
+{
+    asc_taps t;
+    asc_tap_range(y0, cfg->dil_h, cfg->k_h, cfg->in_h, &t.y_lo, &t.y_hi);
+    asc_tap_range(x0, cfg->dil_w, cfg->k_w, cfg->in_w, &t.x_lo, &t.x_hi);
+    return t;
+}
+
 /* Average or max pool with padding (pool_s8.c): windows are clipped to the input; the average
  * divides by the clipped count, rounding half away from zero. */
 typedef struct {

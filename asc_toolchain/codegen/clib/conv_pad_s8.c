@@ -26,22 +26,17 @@ static void conv_pixel(const asc_convp_cfg *cfg, const int8_t *weights, const ui
                        const int8_t *residual, int8_t *out)
 {
     const int32_t taps = (int32_t)cfg->k_h * cfg->k_w * cfg->in_c;
+    const asc_taps t = asc_taps_at(cfg, y0, x0);
     int oc;
     for (oc = 0; oc < cfg->out_c; ++oc) {
         const int8_t *w = weights + (int32_t)oc * taps;
         int32_t acc = asc_load_i32_le(bias_le + 4 * oc);
-        int ky;
-        int kx;
-        for (ky = 0; ky < cfg->k_h; ++ky) {
+        int32_t ky;
+        int32_t kx;
+        for (ky = t.y_lo; ky < t.y_hi; ++ky) {
             const int32_t y = y0 + ky * cfg->dil_h;
-            if (y < 0 || y >= cfg->in_h) {
-                continue;
-            }
-            for (kx = 0; kx < cfg->k_w; ++kx) {
+            for (kx = t.x_lo; kx < t.x_hi; ++kx) {
                 const int32_t x = x0 + kx * cfg->dil_w;
-                if (x < 0 || x >= cfg->in_w) {
-                    continue;
-                }
                 acc += dot_offset(input + (y * cfg->in_w + x) * cfg->in_c,
                                   w + (ky * cfg->k_w + kx) * cfg->in_c, cfg->in_c, cfg->in_offset);
             }

@@ -7,22 +7,16 @@
 #include "asc_kernels.h"
 
 static int32_t dw_acc(const asc_convp_cfg *cfg, const int8_t *weights, const int8_t *input,
-                      int32_t y0, int32_t x0, int oc)
+                      int32_t y0, int32_t x0, const asc_taps *t, int oc)
 {
     const int32_t ic = oc / cfg->depth_mult;
     int32_t acc = 0;
-    int ky;
-    int kx;
-    for (ky = 0; ky < cfg->k_h; ++ky) {
+    int32_t ky;
+    int32_t kx;
+    for (ky = t->y_lo; ky < t->y_hi; ++ky) {
         const int32_t y = y0 + ky * cfg->dil_h;
-        if (y < 0 || y >= cfg->in_h) {
-            continue;
-        }
-        for (kx = 0; kx < cfg->k_w; ++kx) {
+        for (kx = t->x_lo; kx < t->x_hi; ++kx) {
             const int32_t x = x0 + kx * cfg->dil_w;
-            if (x < 0 || x >= cfg->in_w) {
-                continue;
-            }
             acc += ((int32_t)input[(y * cfg->in_w + x) * cfg->in_c + ic] + cfg->in_offset)
                    * (int32_t)weights[(ky * cfg->k_w + kx) * cfg->out_c + oc];
         }
@@ -40,9 +34,10 @@ void asc_dwconv_s8(const asc_convp_cfg *cfg, const int8_t *weights, const uint8_
         for (ox = 0; ox < cfg->out_w; ++ox) {
             const int32_t y0 = (int32_t)oy * cfg->stride_h - cfg->pad_top;
             const int32_t x0 = (int32_t)ox * cfg->stride_w - cfg->pad_left;
+            const asc_taps t = asc_taps_at(cfg, y0, x0);
             for (oc = 0; oc < cfg->out_c; ++oc) {
                 int32_t acc = asc_load_i32_le(bias_le + 4 * oc)
-                              + dw_acc(cfg, weights, input, y0, x0, oc);
+                              + dw_acc(cfg, weights, input, y0, x0, &t, oc);
                 acc = asc_requantize(acc, cfg->multiplier[oc], cfg->shift[oc]) + cfg->out_zero_point;
                 *output++ = (int8_t)asc_clamp(acc, cfg->act_min, cfg->act_max);
             }
