@@ -96,11 +96,11 @@ def _other_model_run(synth_run, dest):
 
 @pytest.mark.slow
 def test_evaluate_reads_one_snapshot_while_the_run_is_replaced(synth_run, tmp_path, cli, monkeypatch):
-    import asc_toolchain.asc.windows as windows
+    import asc_toolchain.asc.pipeline as pipeline
 
     run = _copy_run(synth_run, tmp_path / "run")
     other = _other_model_run(synth_run, tmp_path / "other")
-    real = windows.collect_windows
+    real = pipeline.stream_index
 
     def replace_then_collect(*args, **kwargs):        # another `train --out run` lands mid-evaluate
         if (run / "manifest.json").read_bytes() != (other / "manifest.json").read_bytes():
@@ -109,7 +109,7 @@ def test_evaluate_reads_one_snapshot_while_the_run_is_replaced(synth_run, tmp_pa
                     shutil.copy2(p, tmp / p.name)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(windows, "collect_windows", replace_then_collect)
+    monkeypatch.setattr(pipeline, "stream_index", replace_then_collect)
     code, out, err = cli("evaluate", "--run", run, "--json")
     stored = json.loads((synth_run / "metrics.json").read_text())
     assert (run / "manifest.json").read_bytes() == (other / "manifest.json").read_bytes(), "not replaced"

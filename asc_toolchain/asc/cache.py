@@ -19,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.audio import load_audio
-from .features import FeatureParams, logmel_columns
+from ..core.errors import DataError
+from ..data.audio import file_problem
+from ..data.audio_stream import audio_blocks
+from .features import FeatureParams, mel_columns
 
 CACHE_VERSION = 1
 
@@ -62,15 +64,20 @@ class FeatureCache:
 
     def columns(self, item) -> np.ndarray:
         """The dB columns of ``item``'s recording; DataError if it is shorter than one window."""
-        key = self.key(Path(item.path))
+        try:
+            key = self.key(Path(item.path))
+        except OSError:
+            load_audio_problem(item.path)          # the one-line reason: not found, permission, …
+            raise
         if key not in self._held:
             db = self._load(key) if self._stored(key) else None
             self._held[key] = db if db is not None else self._compute(item, key)
         db = self._held[key]
         if len(db) < self.params.n_columns:
-            from .windows import recording_windows
+            from .windows import _too_short
 
-            recording_windows(item, self.params, self.max_seconds)   # raises the one-line reason
+            n = sum(len(b) for b in audio_blocks(item.path, self.params.sample_rate, self.max_seconds))
+            raise DataError(_too_short(item, n, self.params), "remove the clip or pass --skip-bad")
         return db
 
     def release(self) -> None:
@@ -89,8 +96,7 @@ class FeatureCache:
         return db if db.ndim == 2 and db.shape[1] == self.params.n_mels else None
 
     def _compute(self, item, key: str) -> np.ndarray:
-        signal = load_audio(item.path, self.params.sample_rate, self.max_seconds)
-        db = logmel_columns(signal, self.params)
+        db = recording_columns(item.path, self.params, self.max_seconds)
         self.computed += 1
         if self.folder is not None:
             self._store(key, db)
@@ -107,3 +113,47 @@ class FeatureCache:
         except OSError:
             if "tmp" in locals():
                 Path(tmp).unlink(missing_ok=True)
+
+
+FRAMES_PER_STEP = 1024        # STFT frames computed at a time: a multiple of mel_columns' block
+
+
+def recording_columns(path, params: FeatureParams, max_seconds: float | None = None) -> np.ndarray:
+    """features.logmel_columns(load_audio(path, ...)) bit for bit, with the audio read by blocks:
+    only the columns (~14 MB per hour) and one block of samples are held, whatever the length.
+
+    Frames go through mel_columns ``FRAMES_PER_STEP`` at a time, starting at multiples of its
+    own block, so every FFT and product sees the same rows as in one call on the whole signal.
+    """
+    hop, n_fft = params.hop_length, params.n_fft
+    step_samples = (FRAMES_PER_STEP - 1) * hop + n_fft
+    parts, pending, held = [], [], 0
+    for block in audio_blocks(path, params.sample_rate, max_seconds):
+        pending.append(block)
+        held += len(block)
+        if held < step_samples:
+            continue
+        buf = np.concatenate(pending)
+        while len(buf) >= step_samples:
+            parts.append(_db(mel_columns(buf[:step_samples], params)))
+            buf = buf[FRAMES_PER_STEP * hop:]
+        pending, held = [buf], len(buf)
+    buf = np.concatenate(pending) if pending else np.zeros(0, np.float32)
+    if len(buf) >= n_fft:
+        parts.append(_db(mel_columns(buf, params)))
+    db = np.concatenate(parts) if len(parts) > 1 else parts[0] if parts else None
+    if db is None or len(db) < params.n_columns:
+        return np.empty((0, params.n_mels), np.float32)
+    return db
+
+
+def _db(mel: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return (10.0 * np.log10(mel)).astype(np.float32)
+
+
+def load_audio_problem(path) -> None:
+    """Raise the DataError load_audio would give for ``path`` (not found, a folder, …), if any."""
+    problem = file_problem(Path(path))
+    if problem:
+        raise DataError(f"{path}: {problem[0]}", problem[1])

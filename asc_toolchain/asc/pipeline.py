@@ -5,13 +5,17 @@ A ``WindowIndex`` holds the distinct recordings' dB columns end to end in one ar
 window's peak (its normalisation reference) aligned with its first column, and per window only
 its first column, class and clip. ``windows(idx)`` cuts and normalises the windows asked for,
 bit-identical to features.logmel_windows; ``WindowBatches`` adds the scaler and feeds Keras.
+
+Every stage that reads recordings (training, evaluation, quantization, validation) goes through
+``stream_index`` (or the training cache) and takes windows a chunk at a time, so a long
+recording costs its columns, never all of its windows. Keras is imported only for
+``WindowBatches``/``predict_scores``: the int8 and C stages do not load TensorFlow.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import keras
 import numpy as np
 
 from ..core.errors import AscError, DataError
@@ -118,22 +122,56 @@ def fit_scaler(index: WindowIndex, chunk: int = CHUNK) -> Scaler:
     return Scaler(mean, std)
 
 
-class WindowBatches(keras.utils.PyDataset):
-    """(standardised windows[..., None], y) in order, ``batch_size`` at a time: for validation
-    and prediction without holding every window."""
+def stream_index(items: list, class_names, params: FeatureParams, max_seconds: float | None = None,
+                 skip_bad: bool = False, skipped: list | None = None, desc: str = "features") -> WindowIndex:
+    """The windows of ``items`` for scoring: columns read by blocks (cache.recording_columns),
+    held in this process only; windows are cut later, a chunk at a time."""
+    from .cache import FeatureCache
 
-    def __init__(self, index: WindowIndex, scaler: Scaler, batch_size: int = 1024):
-        super().__init__()
-        self.index, self.scaler, self.batch_size = index, scaler, batch_size
-
-    def __len__(self) -> int:
-        return int(np.ceil(len(self.index) / self.batch_size))
-
-    def __getitem__(self, i: int):
-        idx = np.arange(i * self.batch_size, min((i + 1) * self.batch_size, len(self.index)))
-        return self.scaler.transform(self.index.windows(idx))[..., None], self.index.y[idx]
+    return WindowIndex.build(items, class_names, FeatureCache(params, max_seconds, None), skip_bad, skipped, desc)
 
 
-def predict_scores(model, index: WindowIndex, scaler: Scaler, batch_size: int = 1024) -> np.ndarray:
+def scaled_chunks(index: WindowIndex, scaler: Scaler, size: int = CHUNK):
+    """(window numbers, standardised windows) of ``index`` in order, ``size`` at a time."""
+    for first in range(0, len(index), size):
+        idx = np.arange(first, min(first + size, len(index)))
+        yield idx, scaler.transform(index.windows(idx))
+
+
+def _window_batches_class():
+    import keras
+
+    class WindowBatches(keras.utils.PyDataset):
+        """(standardised windows[..., None], y) in order, ``batch_size`` at a time: for validation
+        and prediction without holding every window."""
+
+        def __init__(self, index: WindowIndex, scaler: Scaler, batch_size: int = 1024):
+            super().__init__()
+            self.index, self.scaler, self.batch_size = index, scaler, batch_size
+
+        def __len__(self) -> int:
+            return int(np.ceil(len(self.index) / self.batch_size))
+
+        def __getitem__(self, i: int):
+            idx = np.arange(i * self.batch_size, min((i + 1) * self.batch_size, len(self.index)))
+            return self.scaler.transform(self.index.windows(idx))[..., None], self.index.y[idx]
+
+    return WindowBatches
+
+
+def __getattr__(name: str):
+    if name == "WindowBatches":          # defined on first use: importing keras loads TensorFlow
+        globals()[name] = cls = _window_batches_class()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+PREDICT_BATCH = 256   # the network's activations per batch dominate: ~16 MB per Conv2D at 256
+
+
+def predict_scores(model, index: WindowIndex, scaler: Scaler, batch_size: int = PREDICT_BATCH) -> np.ndarray:
     """The model's class scores for every window of ``index`` (n, n_classes)."""
-    return model.predict(WindowBatches(index, scaler, batch_size), verbose=0)
+    if len(index) == 0:
+        return np.zeros((0, int(model.outputs[0].shape[-1])), np.float32)
+    batches = __getattr__("WindowBatches")(index, scaler, batch_size)
+    return model.predict(batches, verbose=0)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import DataError, RunError, ToolMissingError
+from ..core.quiet import quiet_native
 
 TFLM_PACKAGE = "tflite-micro==0.dev20261023182759"
 MODEL_FILE = "model_int8.tflite"
@@ -55,8 +56,9 @@ def convert_int8(model, representative: np.ndarray) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    # The Keras export prints "Saved artifact at ..." on stdout, where --json output goes.
-    with contextlib.redirect_stdout(sys.stderr):
+    # The Keras export prints "Saved artifact at ..." on stdout, where --json output goes: it
+    # goes to stderr, and only with -v (quiet_native keeps it for a failure otherwise).
+    with quiet_native(), contextlib.redirect_stdout(sys.stderr):
         return converter.convert()
 
 
@@ -124,8 +126,9 @@ def tflite_outputs(tflite: bytes, x_int8: np.ndarray) -> np.ndarray:
     """The stock TFLite interpreter's outputs (optimized kernels; may differ by 1 LSB)."""
     import tensorflow as tf
 
-    interp = tf.lite.Interpreter(model_content=bytes(tflite))
-    interp.allocate_tensors()
+    with quiet_native():                # a deprecation warning and an XNNPACK line on stderr
+        interp = tf.lite.Interpreter(model_content=bytes(tflite))
+        interp.allocate_tensors()
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     outs = []
     for x in np.asarray(x_int8, np.int8).reshape((-1, *inp["shape"][1:])):
@@ -145,7 +148,7 @@ def representative_sample(x: np.ndarray, count: int = 300, seed: int = 0) -> np.
 
 def quantize(run, representative_count: int = 300, seed: int = 0) -> Path:
     """Write RUN/model_int8.tflite and RUN/quant_report.json; return the model path."""
-    from .windows import window_features
+    from .pipeline import stream_index
     from ..core.runs import write_json
 
     tflm_runtime()                                   # fail before the slow part if missing
@@ -154,28 +157,36 @@ def quantize(run, representative_count: int = 300, seed: int = 0) -> Path:
                        "quantize runs trained with --target stm32-asc")
     max_s = run.manifest.get("training", {}).get("max_seconds")
     scaler, params = run.scaler(), run.feature_params
-    train = window_features(run.items("train"), run.class_names, params, scaler, max_s, desc="calibration")
+    # every recording is read before anything is written: a bad one stops here, not half-way
+    test = stream_index(run.items("test"), run.class_names, params, max_s, desc="test")
+    train = stream_index(run.items("train"), run.class_names, params, max_s, desc="calibration")
+    chosen = representative_sample(np.arange(len(train)), representative_count, seed)
+    calibration = scaler.transform(train.windows(chosen))
+    del train
     model = run.load_keras()
-    tflite = convert_int8(model, representative_sample(train.x, representative_count, seed)[..., None])
+    tflite = convert_int8(model, calibration[..., None])
+    report = compare_float_int8(model, tflite, test, scaler, run.class_names)
     path = run.path / MODEL_FILE
     tmp = path.with_name(f".{MODEL_FILE}.tmp")
     tmp.write_bytes(tflite)
     tmp.replace(path)
-    test = window_features(run.items("test"), run.class_names, params, scaler, max_s, desc="test")
-    report = compare_float_int8(model, tflite, test.x, test.y, run.class_names)
-    report.update(representative_windows=min(representative_count, len(train.x)),
+    report.update(representative_windows=len(calibration),
                   representative_seed=seed, model_file=MODEL_FILE, model_bytes=len(tflite),
                   model_sha256=hashlib.sha256(tflite).hexdigest(), versions=versions())
     write_json(run.path / REPORT_FILE, report)
     return path
 
 
-def compare_float_int8(model, tflite: bytes, x_std: np.ndarray, y: np.ndarray, class_names) -> dict:
-    """Float (Keras) vs int8 (TFLite Micro) accuracy/macro-F1 and argmax changes per window."""
+def compare_float_int8(model, tflite: bytes, index, scaler, class_names) -> dict:
+    """Float (Keras) vs int8 (TFLite Micro) accuracy/macro-F1 and argmax changes per window of
+    ``index`` (a pipeline.WindowIndex), standardised by ``scaler`` a chunk at a time."""
+    from .pipeline import predict_scores, scaled_chunks
     from ..evaluate.metrics import scores_report
 
-    float_pred = model.predict(x_std[..., None], batch_size=1024, verbose=0).argmax(axis=1)
-    int8_pred = tflm_outputs(tflite, quantize_inputs(x_std, tflite)).argmax(axis=1)
+    y = index.y
+    float_pred = predict_scores(model, index, scaler).argmax(axis=1)
+    int8_pred = np.concatenate([tflm_outputs(tflite, quantize_inputs(x, tflite)).argmax(axis=1)
+                                for _, x in scaled_chunks(index, scaler)])
     f, q = scores_report(y, float_pred, class_names), scores_report(y, int8_pred, class_names)
     changed = int(np.sum(float_pred != int8_pred))
     return {"split": "test", "n_windows": int(len(y)),

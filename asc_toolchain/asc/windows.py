@@ -30,7 +30,8 @@ def window_features(items: list[Item], class_names, params: FeatureParams = SEED
                     scaler: Scaler | None = None, max_seconds: float | None = None,
                     skip_bad: bool = False, skipped: list | None = None,
                     desc: str = "features") -> WindowSet:
-    """Load every item, slice its windows and compute their log-mel features."""
+    """Load every item, slice its windows and compute their log-mel features, all held at once
+    (for small sets; the stages read recordings through pipeline.stream_index instead)."""
     x, y, clip, kept = collect_windows(items, class_names,
                                        lambda item: recording_windows(item, params, max_seconds),
                                        skip_bad, skipped, desc)
@@ -91,13 +92,16 @@ def screen_items(items: list[Item], params: FeatureParams = SEED_PARAMS, max_sec
 
     For --skip-bad ahead of a stage that computes features its own way (the int8, C and
     emulated-board engines), so a bad recording is left out there too; DataError if none is left.
+    Each recording is read through by blocks (every sample checked, none held).
     """
+    from ..data.audio_stream import audio_blocks
+
     kept = []
     for item in items:
         try:
-            signal = load_audio(item.path, params.sample_rate, max_seconds)
-            if len(signal) < params.window_samples:
-                raise DataError(_too_short(item, len(signal), params), "")
+            n_samples = sum(len(b) for b in audio_blocks(item.path, params.sample_rate, max_seconds))
+            if n_samples < params.window_samples:
+                raise DataError(_too_short(item, n_samples, params), "")
         except AscError as exc:
             if skipped is not None:
                 skipped.append((str(item.path), exc.message))

@@ -68,51 +68,85 @@ def c_end_to_end(exe: Path, signal: np.ndarray, in_size: int, n_out: int):
     return rows[:, :in_size].copy(), rows[:, in_size:].copy()
 
 
+SEGMENT_WINDOWS = 1 << 12     # windows per harness call on a long recording (8 MB of int16 audio)
+
+
+def c_end_to_end_streamed(exe: Path, path, params, max_seconds, in_size: int, n_out: int,
+                          segment_windows: int = SEGMENT_WINDOWS):
+    """c_end_to_end on one recording read by blocks: (inputs, outputs) per segment of at most
+    ``segment_windows`` windows, in order. Segments start at a multiple of the hop and overlap
+    by a window less one hop, so together they hold exactly the windows of the whole recording."""
+    from ..data.audio_stream import audio_blocks
+
+    hop = params.hop_length
+    need = (segment_windows - 1) * hop + params.window_samples
+    pending, held = [], 0
+    for block in audio_blocks(path, params.sample_rate, max_seconds):
+        pending.append(block)
+        held += len(block)
+        if held < need:
+            continue
+        buf = np.concatenate(pending)
+        while len(buf) >= need:
+            yield c_end_to_end(exe, buf[:need], in_size, n_out)
+            buf = buf[segment_windows * hop:]
+        pending, held = [buf], len(buf)
+    buf = np.concatenate(pending) if pending else np.zeros(0, np.float32)
+    if len(buf) >= params.window_samples:
+        yield c_end_to_end(exe, buf, in_size, n_out)
+
+
 # -- validation --------------------------------------------------------------------------------
 
 def validate(run, c_dir: str | Path | None = None, sanitize: bool = False) -> dict:
     """Compare the generated C with TFLite Micro on every test-split window; return the report."""
-    from ..asc.windows import window_features
+    from ..asc.pipeline import scaled_chunks, stream_index
 
     path = c_dir_of(run, c_dir)
     tflite = run.file(MODEL_FILE).read_bytes()
     exe = build_harness(path, sanitize=sanitize)
     params, scaler = run.feature_params, run.scaler()
     items = run.items("test")
-    ws = window_features(items, run.class_names, params, scaler, _max_seconds(run), desc="validate")
-    x = quantize_inputs(ws.x, tflite)
-    ref = tflm_outputs(tflite, x)
-    got = c_network_outputs(exe, x, ref.shape[1])
-    exact = int(np.all(got == ref, axis=1).sum())
-    report = {"c_dir": str(path), "sanitizers": sanitize, "n_windows": int(len(x)),
-              "network": {"bit_exact": exact, "total": int(len(x)),
-                          "bit_exact_pct": round(100.0 * exact / max(1, len(x)), 3),
-                          "max_abs_diff": int(np.abs(got.astype(int) - ref).max(initial=0))}}
+    index = stream_index(items, run.class_names, params, _max_seconds(run), desc="validate")
+    exact = worst = 0
+    for _, x_std in scaled_chunks(index, scaler):       # a chunk of windows at a time: flat memory
+        x = quantize_inputs(x_std, tflite)
+        ref = tflm_outputs(tflite, x)
+        got = c_network_outputs(exe, x, ref.shape[1])
+        exact += int(np.all(got == ref, axis=1).sum())
+        worst = max(worst, int(np.abs(got.astype(int) - ref).max(initial=0)))
+    n = len(index)
+    report = {"c_dir": str(path), "sanitizers": sanitize, "n_windows": int(n),
+              "network": {"bit_exact": exact, "total": int(n),
+                          "bit_exact_pct": round(100.0 * exact / max(1, n), 3),
+                          "max_abs_diff": worst}}
     if all((path / f).is_file() for f in FEATURE_FILES):
-        report["end_to_end"] = end_to_end(run, exe, items, tflite, x.shape[1:], ref.shape[1])
+        in_shape = (params.n_mels, params.n_columns, 1)
+        report["end_to_end"] = end_to_end(run, exe, index, tflite, in_shape, len(run.class_names))
     return report
 
 
-def end_to_end(run, exe: Path, items, tflite: bytes, in_shape, n_out: int) -> dict:
-    """C features + C network from raw audio vs Python features + TFLite Micro, per window."""
-    from ..data.audio import load_audio
-    from ..asc.features import logmel_windows
-
+def end_to_end(run, exe: Path, index, tflite: bytes, in_shape, n_out: int) -> dict:
+    """C features + C network from raw audio vs Python features + TFLite Micro, per window of
+    ``index`` (a pipeline.WindowIndex of the recordings), one segment of a recording at a time."""
     params, scaler = run.feature_params, run.scaler()
     in_size = int(np.prod(in_shape))
     agree = total = equal_elems = off_by_one = worse = 0
-    for item in items:
-        signal = load_audio(item.path, params.sample_rate, _max_seconds(run))
-        x_py = quantize_inputs(scaler.transform(logmel_windows(signal, params)), tflite)
-        x_c, out_c = c_end_to_end(exe, signal, in_size, n_out)
-        n = min(len(x_py), len(x_c))
-        pred_py = tflm_outputs(tflite, x_py[:n]).argmax(axis=1) if n else np.zeros(0, int)
-        diff = np.abs(x_c[:n].reshape(n, -1).astype(int) - x_py[:n].reshape(n, -1))
-        agree += int(np.sum(out_c[:n].argmax(axis=1) == pred_py))
-        total += n
-        equal_elems += int(np.sum(diff == 0))
-        off_by_one += int(np.sum(diff == 1))
-        worse += int(np.sum(diff > 1))
+    for k, item in enumerate(index.items):
+        first, last = np.searchsorted(index.clip, [k, k + 1])
+        done = 0                                   # windows of this recording already compared
+        for x_c, out_c in c_end_to_end_streamed(exe, item.path, params, _max_seconds(run), in_size, n_out):
+            n = max(0, min(len(x_c), last - first - done))
+            idx = np.arange(first + done, first + done + n)
+            x_py = quantize_inputs(scaler.transform(index.windows(idx)), tflite) if n else np.zeros((0, in_size))
+            pred_py = tflm_outputs(tflite, x_py).argmax(axis=1) if n else np.zeros(0, int)
+            diff = np.abs(x_c[:n].reshape(n, -1).astype(int) - x_py.reshape(n, -1))
+            agree += int(np.sum(out_c[:n].argmax(axis=1) == pred_py))
+            total += n
+            equal_elems += int(np.sum(diff == 0))
+            off_by_one += int(np.sum(diff == 1))
+            worse += int(np.sum(diff > 1))
+            done += len(x_c)
     elems = max(1, equal_elems + off_by_one + worse)
     return {"windows": total, "prediction_agreement": agree,
             "prediction_agreement_pct": round(100.0 * agree / max(1, total), 3),
@@ -127,13 +161,13 @@ def _max_seconds(run):
 # -- evaluation engines ------------------------------------------------------------------------
 
 def _int8_engine(run, items, outputs_fn) -> Predictions:
-    from ..asc.windows import window_features
+    from ..asc.pipeline import scaled_chunks, stream_index
 
     tflite = run.file(MODEL_FILE).read_bytes()
-    ws = window_features(items, run.class_names, run.feature_params, run.scaler(),
-                         _max_seconds(run), desc="int8")
-    out = outputs_fn(tflite, quantize_inputs(ws.x, tflite))
-    return Predictions(ws.y, out.argmax(axis=1), ws.clip, _dequantize(out))
+    scaler = run.scaler()
+    index = stream_index(items, run.class_names, run.feature_params, _max_seconds(run), desc="int8")
+    out = np.concatenate([outputs_fn(tflite, quantize_inputs(x, tflite)) for _, x in scaled_chunks(index, scaler)])
+    return Predictions(index.y, out.argmax(axis=1), index.clip, _dequantize(out))
 
 
 def _dequantize(out: np.ndarray) -> np.ndarray:
@@ -152,21 +186,24 @@ def tflite_engine(run, items) -> Predictions:
 
 def c_engine(run, items) -> Predictions:
     """The generated C (RUN/c) on the host: C features + C network from raw audio."""
-    from ..data.audio import load_audio
-
     path = c_dir_of(run)
     if not all((path / f).is_file() for f in FEATURE_FILES):
-        return _int8_engine(run, items, lambda t, x: c_network_outputs(build_harness(path), x, len(run.class_names)))
+        exe = build_harness(path)
+        return _int8_engine(run, items, lambda t, x: c_network_outputs(exe, x, len(run.class_names)))
     exe = build_harness(path)
     index = {c: i for i, c in enumerate(run.class_names)}
-    in_size = run.feature_params.n_mels * run.feature_params.n_columns
+    params = run.feature_params
+    in_size = params.n_mels * params.n_columns
     ys, preds, clips, scores = [], [], [], []
     for k, item in enumerate(items):
-        signal = load_audio(item.path, run.feature_params.sample_rate, _max_seconds(run))
-        _, out = c_end_to_end(exe, signal, in_size, len(run.class_names))
-        ys.append(np.full(len(out), index[item.label]))
-        preds.append(out.argmax(axis=1))
-        clips.append(np.full(len(out), k))
-        scores.append(_dequantize(out))
+        for _, out in c_end_to_end_streamed(exe, item.path, params, _max_seconds(run), in_size,
+                                            len(run.class_names)):
+            ys.append(np.full(len(out), index[item.label]))
+            preds.append(out.argmax(axis=1))
+            clips.append(np.full(len(out), k))
+            scores.append(_dequantize(out))
+    if not ys:
+        return Predictions(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int),
+                           np.zeros((0, len(run.class_names)), np.float32))
     return Predictions(np.concatenate(ys), np.concatenate(preds), np.concatenate(clips),
                        np.concatenate(scores))

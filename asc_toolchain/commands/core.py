@@ -15,7 +15,8 @@ TRAIN_OPTIONS = ("epochs", "batch_size", "optimizer", "learning_rate", "patience
                  "model", "width", "depth", "filters", "dense_units", "class_weights", "augment",
                  "freq_mixstyle", "eq_db", "time_roll", "cache_dir", "test_fraction", "val_fraction",
                  "label_map", "ser_backbone", "ser_width", "ser_classes", "ser_corpus", "ser_pretrained",
-                 "ser_max_windows", "ser_step_s")
+                 "ser_max_windows", "ser_step_s", "ser_specaugment", "ser_mixup", "ser_speed", "ser_noise_snr",
+                 "ser_balanced", "ser_label_smoothing", "ser_warmup", "ser_backbone_lr", "ser_clip_score")
 
 
 @click.command()
@@ -48,7 +49,7 @@ def train(obj, data, root, out, target, skip_bad, test_fold, as_json, **options)
         err(f"plots: {path}/confusion_matrix.png, {path}/training_curves.png")
 
 
-CV_OPTIONS = tuple(o for o in TRAIN_OPTIONS if not o.startswith("ser_") and o != "test_fraction")
+CV_OPTIONS = tuple(o for o in TRAIN_OPTIONS if o != "test_fraction")
 
 
 @click.command()
@@ -58,15 +59,20 @@ CV_OPTIONS = tuple(o for o in TRAIN_OPTIONS if not o.startswith("ser_") and o !=
 @click.option("--out", required=True, type=click.Path(), help="Folder to write (atomically): cv.json, "
               "cv_summary.png and one run directory per fold.")
 @click.option("--skip-bad", is_flag=True, help="Leave out unusable recordings and list them instead of stopping.")
+@click.option("--target", type=click.Choice(["stm32-asc", "jetson-ser"]), default="stm32-asc", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @cfgmod.cli_options(*CV_OPTIONS)
 @click.pass_obj
-def cv(obj, data, root, folds, out, skip_bad, as_json, **options):
-    """Grouped cross-validation (stm32-asc): each fold once the test split; mean ± sd per window
-    and per clip (majority vote and mean probability)."""
+def cv(obj, data, root, folds, out, skip_bad, target, as_json, **options):
+    """Grouped cross-validation: each fold once the test split; mean ± sd per window and per clip
+    (majority vote and mean probability). jetson-ser: speaker-independent, per corpus."""
     from ..asc.cv import cross_validate
 
     settings = cfgmod.values(cfgmod.resolve(options, obj.get("config_path")))
+    if target == "jetson-ser":
+        from .ser import cv_ser
+
+        return cv_ser(data, root, folds, out, settings, skip_bad, as_json)
     summary = cross_validate(data, out, settings, root=root, folds=folds, skip_bad=skip_bad)
     for row in summary["skipped"]:
         err(f"skipped {row['path']}: {row['reason']}")
@@ -178,15 +184,45 @@ def config_group():
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def config_show(obj, as_json):
-    """Print every option's value and where it came from."""
+    """Print every option's value and where it came from, the flash runners' options included."""
     resolved = cfgmod.resolve({}, obj.get("config_path"))
     data = {name: {"value": v, "source": s} for name, (v, s) in resolved.items()}
+    board_path, board_runners = _board_runner_blocks(resolved["board"][0])
+    runners = cfgmod.resolve_runner_options(board_runners)
+    for name, (value, source, per_runner) in runners.items():
+        data[name] = {"value": value, "source": source, "scope": "flash runners"}
+        if per_runner:
+            data[name]["board_file"] = {"path": board_path, "runners": per_runner}
     if as_json:
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json.dumps(data, indent=2, default=str))
         return
     width = max(map(len, data))
     for name, row in data.items():
+        if name in runners:
+            continue
         click.echo(f"{name:<{width}}  {str(row['value']):<12}  ({row['source']}; env {cfgmod.OPTIONS[name].env})")
+    click.echo("flash runners (`asc-tool flash`; a board file's runners.<name> block sits between the default "
+               "and the environment for that runner):")
+    for name in runners:
+        row, option = data[name], cfgmod.RUNNER_OPTIONS[name]
+        board = row.get("board_file")
+        beside = ("; board file " + ", ".join(f"runners.{r}: {v}" for r, v in board["runners"].items())
+                  if board else "")
+        click.echo(f"{name:<{width}}  {str(row['value']):<12}  ({row['source']}; env {option.env}; "
+                   f"flag {option.flag}{beside})")
+
+
+def _board_runner_blocks(board_value) -> tuple[str | None, dict]:
+    """(board file path, its runners blocks) of the resolved --board; nothing when it cannot be
+    read (`config show` still lists every option; the board commands report the problem)."""
+    from ..boards import get_board
+    from ..core.errors import AscError
+
+    try:
+        board = get_board(board_value)
+    except (AscError, OSError):
+        return None, {}
+    return (str(board.path) if board.path else None), dict(board.runners or {})
 
 
 @click.command()
@@ -217,16 +253,25 @@ def doctor(as_json):
 @click.argument("name")
 @click.option("--run", "run_dir", type=click.Path(), help="Run directory (codegen, firmware, ser-infer).")
 @click.option("--audio", type=click.Path(), help="Audio file to measure on (features).")
+@click.option("--model", "model_path", type=click.Path(),
+              help="firmware: profile this int8 .tflite alone in the emulated board (per layer, "
+                   "instructions and estimated Cortex-M4 cycles).")
+@click.option("--plot", type=click.Path(), help="firmware --model: write a per-layer bar chart (PNG).")
 @cfgmod.board_option
 @click.option("--json", "as_json", is_flag=True)
-def bench(name, run_dir, audio, board, as_json):
+def bench(name, run_dir, audio, model_path, plot, board, as_json):
     """Run a benchmark: features, codegen, firmware, ser-features, ser-infer, train-memory."""
     from ..bench import run_bench
 
-    options = {k: v for k, v in {"run": run_dir, "audio": audio, "board": board}.items() if v}
+    options = {k: v for k, v in {"run": run_dir, "audio": audio, "board": board,
+                                 "model": model_path, "plot": plot}.items() if v}
     result = run_bench(name, **options)
     if as_json:
         click.echo(json.dumps(result, indent=2))
+    elif "layers" in result and name == "firmware":
+        from ..bench.firmware import print_profile
+
+        print_profile(result, click.echo)
     else:
         for k, v in result.items():
             click.echo(f"{k:>28}: {v}")

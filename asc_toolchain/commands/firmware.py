@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..core.config import board_option
+from ..core.config import Finite, board_option
 from .output import emit as _emit
 from .output import err as _err
 
@@ -44,15 +44,18 @@ def _print_build(r: dict) -> None:
 @board_option
 @click.option("--sample-rate", type=click.IntRange(1),
               help="Rate the audio is resampled to [default: the run's, else the one in the firmware's boot line].")
-@click.option("--max-seconds", type=click.FloatRange(0, min_open=True), help="Feed at most this much of each file.")
-@click.option("--timeout", "timeout_s", default=600.0, show_default=True, type=click.FloatRange(1),
+@click.option("--max-seconds", type=Finite(0, min_open=True), help="Feed at most this much of each file.")
+@click.option("--timeout", "timeout_s", default=600.0, show_default=True, type=Finite(1),
               help="Wall-clock limit for the whole emulation (QEMU is killed after it).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result lines and figures as JSON on stdout.")
 def emulate(elf, audio, run_dir, board, sample_rate, max_seconds, timeout_s, as_json):
     """Run the firmware ELF in QEMU's emulated board, feed audio over its USART, print its results."""
+    import time
+
     from ..deploy.emulate import compare_with_host, emulate as run_emulate, load_clips
     from ..core.errors import ConfigError
 
+    deadline = time.monotonic() + timeout_s           # the limit covers reading the audio too
     run = None
     if run_dir:
         from ..deploy.build import default_elf
@@ -63,12 +66,14 @@ def emulate(elf, audio, run_dir, board, sample_rate, max_seconds, timeout_s, as_
         sample_rate = sample_rate or run.feature_params.sample_rate
     if not elf:
         raise ConfigError("no firmware given", "pass --elf FILE or --run RUN (uses RUN/build/asc_fw.elf)")
-    # without a run or --sample-rate the audio is loaded at the rate the firmware's boot line names
-    clips = (load_clips(list(audio), sample_rate, max_seconds) if sample_rate
-             else lambda boot: load_clips(list(audio), boot["sample_rate"], max_seconds))
-    report = run_emulate(elf, clips, board, timeout_s)
+    # the audio is read while QEMU runs, clip by clip, inside --timeout; without a run or
+    # --sample-rate at the rate the firmware's boot line names
+    def clips(boot):
+        return load_clips(list(audio), sample_rate or boot["sample_rate"], max_seconds, deadline, timeout_s)
+
+    report = run_emulate(elf, clips, board, max(0.1, deadline - time.monotonic()))
     if run is not None:
-        compare_with_host(report, clips, run)
+        compare_with_host(report, load_clips(list(audio), sample_rate, max_seconds), run)
     _emit(report, as_json, _print_emulate)
 
 

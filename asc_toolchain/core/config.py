@@ -8,6 +8,7 @@ The config file is --config FILE, else ./asc-tool.yaml, else ~/.config/asc-tool/
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,16 +50,40 @@ def as_bool(value) -> bool:
     raise ValueError(f"not a boolean: {value!r}")
 
 
+def float_list(value) -> tuple:
+    """'0.9,1.0,1.1' (or a list of numbers) → (0.9, 1.0, 1.1); ValueError for anything else."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    out = tuple(float(v) for v in items if str(v).strip())
+    if not out:
+        raise ValueError(f"not a list of numbers: {value!r}")
+    return out
+
+
+class Finite(click.FloatRange):
+    """A real number (not nan or ±inf) in a range: every option's value is checked by its
+    declared type, whether it comes from a flag, the config file, the board file or the
+    environment, so a count, a fraction or a duration out of range stops before any work."""
+
+    name = "number"
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
 OPTIONS = {o.name: o for o in [
-    Option("epochs", int, 30, "Training epochs (early stopping may end sooner)."),
-    Option("batch_size", int, 256, "Training batch size."),
+    Option("epochs", click.IntRange(1), 30, "Training epochs (early stopping may end sooner)."),
+    Option("batch_size", click.IntRange(1), 256, "Training batch size."),
     Option("optimizer", click.Choice(["adam", "sgd"]), "adam", "adam, or sgd (the seed's: momentum 0.9, Nesterov)."),
-    Option("learning_rate", float, None, "Learning rate (default: 0.001 for adam, 0.01 for sgd)."),
-    Option("patience", int, 8, "Early stopping: epochs without a better validation UAR."),
+    Option("learning_rate", Finite(0, min_open=True), None, "Learning rate (default: 0.001 for adam, 0.01 for sgd)."),
+    Option("patience", click.IntRange(0), 8, "Early stopping: epochs without a better validation UAR."),
     Option("seed", int, 0, "Random seed for split, initialisation and shuffling."),
-    Option("max_seconds", float, None, "Use at most this many seconds of each recording (the seed used 30)."),
+    Option("max_seconds", Finite(0, min_open=True), None,
+           "Use at most this many seconds of each recording (the seed used 30)."),
     Option("filters", str, "16,16", "Filters of the two Conv2D layers, e.g. 16,16 or 8,16."),
-    Option("dense_units", int, 9, "Units of the hidden Dense layer."),
+    Option("dense_units", click.IntRange(1), 9, "Units of the hidden Dense layer."),
     Option("model", click.Choice(["seed_cnn", "ds_cnn", "res_ds", "inverted"]), "seed_cnn",
            "Model family: the seed CNN, a DS-CNN, a residual depthwise-separable net, inverted residuals."),
     Option("width", click.IntRange(1), None, "Channels of the first block (not seed_cnn) [default: per family]."),
@@ -71,20 +96,43 @@ OPTIONS = {o.name: o for o in [
     Option("eq_db", click.FloatRange(0), 0.0, "Random smooth equaliser of up to ± this many dB over the bands."),
     Option("time_roll", click.IntRange(0), 0, "Roll each training window in time by up to this many columns."),
     Option("cache_dir", str, None, "Feature cache folder [default: ~/.cache/asc-tool/features]; 'none' disables."),
-    Option("test_fraction", float, 0.2, "Share of recording groups held out for the test split."),
-    Option("val_fraction", float, 0.15, "Share of the remaining groups used for validation."),
+    Option("test_fraction", Finite(0, 1, min_open=True, max_open=True), 0.2,
+           "Share of recording groups held out for the test split."),
+    Option("val_fraction", Finite(0, 1, min_open=True, max_open=True), 0.15,
+           "Share of the remaining groups used for validation."),
     Option("label_map", str, None, "Label map: asc3 (default), tut2016, tau2018-2020, or a YAML file."),
     Option("stedgeai_dir", str, None, "Folder holding ST Edge AI Core's stedgeai program."),
     # jetson-ser only
     Option("ser_backbone", click.Choice(["resnet34", "efficientnet-lite0"]), "resnet34",
            "jetson-ser: backbone; efficientnet-lite0 starts from ImageNet weights of a local package."),
-    Option("ser_width", int, 64, "jetson-ser: ResNet34 base width (64 = ResNet34; 32 trains 4× faster)."),
+    Option("ser_width", click.IntRange(1), 64,
+           "jetson-ser: ResNet34 base width (64 = ResNet34; 32 trains 4× faster)."),
     Option("ser_classes", click.Choice(["7", "top4"]), "7", "jetson-ser: the 7 emotions or the top-4 subset."),
     Option("ser_corpus", str, None, "jetson-ser: keep one corpus of a mixed list (ravdess, emodb)."),
     Option("ser_pretrained", str, None, "jetson-ser: local ImageNet weights: ResNet34 .npz or .weights.h5; "
            "for efficientnet-lite0 a legacy .pth [default: the package's]."),
-    Option("ser_max_windows", int, 4, "jetson-ser: at most this many training windows per utterance."),
-    Option("ser_step_s", float, 0.5, "jetson-ser: a training window every this many seconds."),
+    Option("ser_max_windows", click.IntRange(1), 4, "jetson-ser: at most this many training windows per utterance."),
+    Option("ser_step_s", Finite(0, min_open=True), 0.5, "jetson-ser: a training window every this many seconds."),
+    Option("ser_specaugment", click.IntRange(0), 1, "jetson-ser: SpecAugment masks per training window: this "
+           "many time bands (all channels) and mel bands, each up to 16 wide, set to 0; 0 = none "
+           "(--augment none also turns them off)."),
+    Option("ser_mixup", click.FloatRange(0), 0.0, "jetson-ser: mixup α: each training batch is mixed with a "
+           "shuffled copy of itself, windows and labels alike, weight ~ Beta(α, α); 0 = off (0.2–0.4 is usual)."),
+    Option("ser_speed", float_list, (1.0,), "jetson-ser: speed/pitch perturbation by resampling the waveform: "
+           "factors, e.g. 0.9,1.0,1.1; each training utterance's windows are computed once per factor and "
+           "each epoch draws as many windows as there are at 1.0."),
+    Option("ser_noise_snr", float_list, None, "jetson-ser: additive white noise before the features: LO,HI dB; "
+           "one extra noisy copy of each training utterance at an SNR drawn in [LO, HI] (e.g. 5,30)."),
+    Option("ser_balanced", as_bool, False, "jetson-ser: class-balanced batches (every class about equally "
+           "often in each batch); replaces the class weights."),
+    Option("ser_label_smoothing", click.FloatRange(0, 1, max_open=True), 0.0,
+           "jetson-ser: label smoothing ε of the cross-entropy (0.1 is usual); 0 = off."),
+    Option("ser_warmup", click.IntRange(0), 0, "jetson-ser: epochs of linear learning-rate warm-up from 0 "
+           "before the (cosine) schedule; useful with a pretrained backbone."),
+    Option("ser_backbone_lr", click.FloatRange(0, 1), 1.0, "jetson-ser: the backbone's learning rate as a "
+           "fraction of the head's (e.g. 0.1 to fine-tune a pretrained backbone gently)."),
+    Option("ser_clip_score", click.Choice(["vote", "mean"]), "vote", "jetson-ser: how a clip's windows make "
+           "its headline score: majority vote, or mean probability (test-time averaging); both are reported."),
     # the board (build, emulate, flash, monitor serial, generate-c, bench)
     Option("board", str, DEFAULT_BOARD, "Board name or board YAML file."),
     # monitor serial
@@ -95,9 +143,37 @@ OPTIONS = {o.name: o for o in [
            "feed (repeatable).", multiple=True),
     Option("log", click.Path(dir_okay=False), None, "Append the board's lines to FILE: .csv or .jsonl."),
     Option("count", click.IntRange(1), None, "Stop after N classifications."),
-    Option("duration", click.FloatRange(0, min_open=True), None, "Stop after this many seconds."),
-    Option("reconnect_timeout", click.FloatRange(0), 60.0,
+    Option("duration", Finite(0, min_open=True), None, "Stop after this many seconds."),
+    Option("reconnect_timeout", Finite(0), 60.0,
            "Give up when a vanished port has not come back after this many seconds."),
+]}
+
+
+GDB_SERVERS = ("generic", "openocd", "pyocd", "st-util", "qemu")
+
+# Every flash runner option (deploy/runners), declared once: the board file's runners.<name> keys,
+# the environment variables and the `asc-tool flash` flags all come from this list. Precedence:
+# default < board file < environment < command line (runners.core.resolve_options).
+RUNNER_OPTIONS = {o.name: o for o in [
+    Option("dev_id", str, None, "Serial number of the debug probe to use (when several are plugged in)."),
+    Option("erase", as_bool, False, "Erase the whole flash before writing."),
+    Option("verify", as_bool, True, "Read the flash back and compare it with the image."),
+    Option("reset", as_bool, True, "Reset the board and start the new firmware afterwards."),
+    Option("speed", click.IntRange(1), None, "SWD clock in kHz (e.g. 4000)."),
+    Option("openocd_config", str, None, "OpenOCD board script (openocd runner)."),
+    Option("pyocd_target", str, None, "pyOCD target name (pyocd runner)."),
+    Option("cube_port", str, "SWD", "STM32CubeProgrammer connection port (cubeprogrammer runner)."),
+    Option("volume", str, None, "Volume name of the ST-LINK USB drive (mass-storage runner)."),
+    Option("drive", str, None, "Mount point of the ST-LINK drive; skips the search (mass-storage)."),
+    Option("gdb_remote", str, "localhost:1234", "GDB server to load through, host:port (gdb runner)."),
+    Option("gdb_server", click.Choice(GDB_SERVERS), "generic",
+           "Kind of GDB server; picks its reset command (gdb runner)."),
+    Option("serial_port", click.IntRange(1, 65535), 4444, "TCP port of the emulated board's USART1 (qemu runner)."),
+    Option("gdb_port", click.IntRange(1, 65535), 1234, "TCP port of QEMU's GDB server with --halt (qemu runner)."),
+    Option("halt", as_bool, False, "Start the emulated board halted with an empty flash and a GDB "
+           "server, for `--runner gdb --gdb-server qemu` to flash (qemu runner)."),
+    Option("timeout", Finite(0, min_open=True), None, "Seconds to wait: for the drive (mass-storage, default 30) or "
+           "before stopping the emulator (qemu, default 3600)."),
 ]}
 
 
@@ -121,6 +197,12 @@ def _read_yaml(path: Path) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of option: value", "see `asc-tool config show`")
     unknown = sorted(k for k in data if k.replace("-", "_") not in OPTIONS)
+    runner = [k for k in unknown if k.replace("-", "_") in RUNNER_OPTIONS]
+    if runner:
+        name = runner[0].replace("-", "_")
+        raise ConfigError(f"{path}: {runner[0]} is a flash runner option, not read from this file",
+                          f"set it in the board file's runners.<runner> block, as {RUNNER_OPTIONS[name].env}, "
+                          f"or with {RUNNER_OPTIONS[name].flag}")
     if unknown:
         raise ConfigError(f"{path}: unknown option(s) {', '.join(unknown)}",
                           f"known: {', '.join(sorted(OPTIONS))}")
@@ -164,6 +246,22 @@ def resolve(cli_values: dict, config_path: str | None = None, board_values: dict
             if name in values:
                 where = option.env if source == "environment" else source
                 out[name] = (_convert(option, values[name], where), source)
+    return out
+
+
+def resolve_runner_options(board_runners: dict | None = None, env: dict | None = None) -> dict:
+    """{name: (value, source, {runner: board-file value})} for every flash runner option: its
+    default or the environment's value (what every runner gets), and the values the board file's
+    ``runners.<name>`` blocks set for single runners (they sit between the two for that runner)."""
+    env = os.environ if env is None else env
+    out = {}
+    for name, option in RUNNER_OPTIONS.items():
+        value, source = option.default, "default"
+        if option.env in env:
+            value, source = _convert(option, env[option.env], option.env), "environment"
+        per_runner = {runner: block[name] for runner, block in sorted((board_runners or {}).items())
+                      if isinstance(block, dict) and name in block}
+        out[name] = (value, source, per_runner)
     return out
 
 

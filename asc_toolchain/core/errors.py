@@ -114,4 +114,11 @@ def from_os_error(exc: OSError) -> AscError | None:
                           "make it readable/writable for this user (chmod / chown), or choose another path")
     if exc.errno == errno.EROFS:
         return AccessError(f"{where}: read-only file system", "choose a path on a writable device")
+    paths = {errno.EEXIST: ("exists and is not a folder", "give a folder path, or move the file away"),
+             errno.ENOTDIR: ("a part of the path is a file, not a folder", "choose a path under a folder"),
+             errno.EISDIR: ("a folder, where a file is expected", "give a file path inside it"),
+             errno.ELOOP: ("a symbolic link loop", "point the link at a real file or folder"),
+             errno.ENAMETOOLONG: ("the name is too long for the file system", "choose a shorter path")}
+    if exc.errno in paths:
+        return ConfigError(f"{where}: {paths[exc.errno][0]}", paths[exc.errno][1])
     return None

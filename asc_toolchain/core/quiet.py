@@ -5,12 +5,17 @@ module triggers that import (keras, tflite, a stage); TF_CPP_MIN_LOG_LEVEL no lo
 absl ones. ``quiet_tensorflow`` sets that variable and puts a one-shot import hook in front of
 `tensorflow` that points descriptor 2 at a scratch file while the package loads; the scratch
 text is shown only if the import fails. With -v nothing is hidden.
+
+``quiet_native`` does the same around later calls whose native code or deprecation warnings
+write to stderr (the TFLite interpreter's "Created TensorFlow Lite XNNPACK delegate" line, the
+converter's "Saved artifact" listing), unless logging is at INFO or more detail (-v).
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.abc
+import io
 import importlib.util
 import os
 import sys
@@ -31,6 +36,28 @@ def quiet_tensorflow(enabled: bool = True):
     finally:
         if hook in sys.meta_path:
             sys.meta_path.remove(hook)
+
+
+@contextlib.contextmanager
+def quiet_native():
+    """Descriptor 2, Python warnings and sys.stdout/sys.stderr text kept off the terminal while
+    active (shown if the block raises); everything passes through with -v."""
+    import logging
+    import warnings
+
+    if logging.getLogger().isEnabledFor(logging.INFO):
+        yield
+        return
+    with _fd2_captured() as scratch, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        text = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
+                yield
+        except BaseException:
+            scratch.replay = True
+            scratch.write(text.getvalue().encode())
+            raise
 
 
 class _QuietImport(importlib.abc.MetaPathFinder):

@@ -49,7 +49,8 @@ def _decode(path: Path, max_seconds: float | None) -> tuple[np.ndarray, int]:
     try:
         with sf.SoundFile(str(path)) as f:
             _check_not_truncated(path, f.samplerate)
-            frames = -1 if max_seconds is None else int(round(max_seconds * f.samplerate))
+            wanted = None if max_seconds is None else max_seconds * f.samplerate
+            frames = -1 if wanted is None or not np.isfinite(wanted) else int(round(wanted))
             return f.read(frames=frames, dtype="float32", always_2d=True), f.samplerate
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise DataError(f"{path}: not a readable audio file ({_short(exc)})",

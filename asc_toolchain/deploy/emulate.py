@@ -291,11 +291,15 @@ def summarize(boot: dict, clips: list[ClipResult]) -> dict:
 def emulate(elf: str | Path, clips, board: Board | str | None = None, timeout_s: float = 600.0) -> dict:
     """Run ``elf`` in QEMU as ``board`` (None: the default board) and feed each (name, int16 pcm)
     clip; return ``summarize``'s report. ``clips`` may also be a function of the boot line that
-    returns them, so audio can be loaded at the sample rate the firmware reports."""
+    returns them, so audio can be loaded at the sample rate the firmware reports. Clips given as
+    a generator are read while QEMU runs: their reading counts inside ``timeout_s``."""
     with QemuBoard(elf, board, timeout_s=timeout_s) as qemu:
         boot = qemu.boot_line()
         clips = clips(boot) if callable(clips) else clips
-        done = [feed_clip(qemu, name, pcm) for name, pcm in clips]
+        done = []
+        for name, pcm in clips:
+            qemu.check_alive()
+            done.append(feed_clip(qemu, name, pcm))
     return summarize(boot, done)
 
 
@@ -330,12 +334,23 @@ def compare_with_host(report: dict, clips: list[tuple[str, np.ndarray]], run) ->
     return report
 
 
-def load_clips(paths: list[str | Path], sample_rate: int,
-               max_seconds: float | None = None) -> list[tuple[str, np.ndarray]]:
-    """Audio files as (name, int16 pcm) the way the host C engine converts them."""
-    from ..data.audio import load_audio
+def load_clips(paths: list[str | Path], sample_rate: int, max_seconds: float | None = None,
+               deadline: float | None = None, timeout_s: float | None = None):
+    """Audio files as (name, int16 pcm) the way the host C engine converts them, one at a time as
+    the caller takes them (a generator: only the clip being fed is held). With ``deadline`` (a
+    time.monotonic() value) reading is part of the emulation's time: past it, RunError naming
+    ``timeout_s``, checked between blocks of a few seconds of audio, so a long file cannot
+    hold the command beyond its limit."""
+    from ..data.audio_stream import audio_blocks
 
-    return [(str(p), to_int16(load_audio(p, sample_rate, max_seconds))) for p in paths]
+    for p in paths:
+        def late(p=p):
+            limit = f"{timeout_s:.0f} s " if timeout_s is not None else ""
+            raise RunError(f"the emulation ran past its {limit}limit while reading {p}",
+                           "give a larger --timeout or feed less audio (--max-seconds)")
+
+        parts = [to_int16(b) for b in audio_blocks(p, sample_rate, max_seconds, deadline, late)]
+        yield str(p), (np.concatenate(parts) if parts else np.zeros(0, np.int16))
 
 
 def qemu_engine(run, items):
@@ -347,7 +362,7 @@ def qemu_engine(run, items):
     index = {c: i for i, c in enumerate(run.class_names)}
     max_s = run.manifest.get("training", {}).get("max_seconds")
     clips = load_clips([it.path for it in items], run.feature_params.sample_rate, max_s)
-    report = emulate(elf, clips, built_board(elf))
+    report = emulate(elf, clips, built_board(elf))             # each clip read as it is fed
     ys, preds, clip_ids, scores = [], [], [], []
     for k, (item, clip) in enumerate(zip(items, report["clips"])):
         ys += [index[item.label]] * clip["windows"]

@@ -78,12 +78,11 @@ def evaluate(run: Run, items: list[Item], engine: str = "keras") -> dict:
 
 
 def keras_engine(run: Run, items: list[Item]) -> Predictions:
-    """The float Keras model on the Python features."""
-    from ..asc.windows import window_features
+    """The float Keras model on the Python features, a batch of windows at a time."""
+    from ..asc.pipeline import predict_scores, stream_index
 
-    ws = window_features(items, run.class_names, run.feature_params, run.scaler(),
-                         max_seconds=run.manifest.get("training", {}).get("max_seconds"),
-                         desc="keras")
+    index = stream_index(items, run.class_names, run.feature_params,
+                         run.manifest.get("training", {}).get("max_seconds"), desc="keras")
     model = run.load_keras()
-    scores = model.predict(ws.x[..., None], batch_size=1024, verbose=0)
-    return Predictions(ws.y, scores.argmax(axis=1), ws.clip, scores)
+    scores = predict_scores(model, index, run.scaler())
+    return Predictions(index.y, scores.argmax(axis=1), index.clip, scores)

@@ -20,37 +20,16 @@ from typing import Any, Callable
 import click
 
 from ...boards import Board
-from ...core.config import Option, as_bool
+from ...core.config import RUNNER_OPTIONS, Option
 from ...core.errors import ConfigError, ToolFailedError
 from ...core.executor import Executor
 from ...core.locate import Locator, tool as locate_tool
 
 
-GDB_SERVERS = ("generic", "openocd", "pyocd", "st-util", "qemu")
-
-# Every runner option, declared once: the board file keys, the environment variables and the
-# `asc-tool flash` flags all come from this list.
-OPTIONS = {o.name: o for o in [
-    Option("dev_id", str, None, "Serial number of the debug probe to use (when several are plugged in)."),
-    Option("erase", as_bool, False, "Erase the whole flash before writing."),
-    Option("verify", as_bool, True, "Read the flash back and compare it with the image."),
-    Option("reset", as_bool, True, "Reset the board and start the new firmware afterwards."),
-    Option("speed", int, None, "SWD clock in kHz (e.g. 4000)."),
-    Option("openocd_config", str, None, "OpenOCD board script (openocd runner)."),
-    Option("pyocd_target", str, None, "pyOCD target name (pyocd runner)."),
-    Option("cube_port", str, "SWD", "STM32CubeProgrammer connection port (cubeprogrammer runner)."),
-    Option("volume", str, None, "Volume name of the ST-LINK USB drive (mass-storage runner)."),
-    Option("drive", str, None, "Mount point of the ST-LINK drive; skips the search (mass-storage)."),
-    Option("gdb_remote", str, "localhost:1234", "GDB server to load through, host:port (gdb runner)."),
-    Option("gdb_server", click.Choice(GDB_SERVERS), "generic",
-           "Kind of GDB server; picks its reset command (gdb runner)."),
-    Option("serial_port", int, 4444, "TCP port of the emulated board's USART1 (qemu runner)."),
-    Option("gdb_port", int, 1234, "TCP port of QEMU's GDB server with --halt (qemu runner)."),
-    Option("halt", as_bool, False, "Start the emulated board halted with an empty flash and a GDB "
-           "server, for `--runner gdb --gdb-server qemu` to flash (qemu runner)."),
-    Option("timeout", float, None, "Seconds to wait: for the drive (mass-storage, default 30) or "
-           "before stopping the emulator (qemu, default 3600)."),
-]}
+# Every runner option is declared once, in core/config.py (RUNNER_OPTIONS, beside the other
+# options, so `asc-tool config show` lists them): the board file keys, the environment variables
+# and the `asc-tool flash` flags all come from that list.
+OPTIONS = RUNNER_OPTIONS
 
 
 def option(name: str) -> Option:

@@ -311,7 +311,9 @@ def _feed(url, baud, opener, monitor, audio, run_dir, max_seconds, echo) -> dict
                         "labels": [r["label"] for r in c["results"]],
                         "scores": [r["scores"] for r in c["results"]]} for c in board_clips]
     if run is not None:
-        summary["host"] = host_agreement(run, monitor.boot, summary["feed"], clips)
+        # the clips were streamed while fed: read them again for the host (memory stays flat)
+        summary["host"] = host_agreement(run, monitor.boot, summary["feed"],
+                                         load_clips(audio, feed_rate(monitor.boot, run), max_seconds))
     else:
         echo("note: give --run RUN to compare the board's classifications with the host's")
     return summary
