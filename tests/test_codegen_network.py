@@ -16,7 +16,7 @@ from asc_toolchain.core.errors import DataError
 GENERATED_FILES = ("asc.h", "asc.c", "asc_data.h", "asc_data.c")
 LIBRARY_FILES = ("asc_kernels.h", "asc_fixedpoint.h", "asc_dsp.h", "conv_s8_dsp.h", "conv_s8.c",
                  "pool_s8.c", "fully_connected_s8.c", "softmax_s8.c", "conv_pad_s8.c",
-                 "depthwise_s8.c", "add_s8.c", "mean_s8.c", "shape_s8.c")
+                 "depthwise_s8.c", "add_s8.c", "mean_s8.c", "shape_s8.c", "quantize_s8.c")
 NETWORK_FILES = GENERATED_FILES + LIBRARY_FILES
 
 

@@ -15,8 +15,10 @@ import pytest
 from conftest import require_tool
 
 MLPERF = Path(__file__).resolve().parents[2] / "shared" / "models" / "mlperf-tiny"
-# model: (weights bytes, our arena bytes) as generated; the arena must stay <= 0.8x TFLite Micro's
-MODELS = {"kws_ref_model": (24368, 16000), "pretrainedResnet_quant": (78744, 32768),
+# model: (weights bytes, our arena bytes) as generated; the arena must stay <= 0.8x TFLite Micro's.
+# The arena also holds the int16 columns of the DSP convolution (two output pixels' taps, alive
+# during that step only): +256 bytes for KWS, +1,152 for ResNet-8.
+MODELS = {"kws_ref_model": (24368, 16256), "pretrainedResnet_quant": (78744, 33920),
           "ad01_int8": (270880, 264)}
 MODEL_MACS = {"kws_ref_model": 2_656_768, "pretrainedResnet_quant": 12_501_632, "ad01_int8": 264_192}
 M4_FLAGS = ("-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-std=c99",
@@ -148,3 +150,4 @@ def test_mlperf_model_on_the_cortex_m4_equals_tflite_micro(name, tmp_path):
     assert got.shape == ref.shape and np.array_equal(got, ref), f"{name}: the M4 build differs"
     counts = [int(ln.split()[-1]) for ln in lines if ln.startswith("# instructions")]
     assert len(counts) == len(x) and min(counts) > MODEL_MACS[name] // 8, counts
+    print(f"{name}: {max(counts):,} instructions per inference in the emulated M4 (-O2)")

@@ -22,16 +22,22 @@ from asc_toolchain.codegen.library import KERNEL_FAMILIES, clib_dir, library_fil
 
 C_DIR = Path(__file__).parent / "c"
 DRIVER = C_DIR / "kernel_driver.c"
-DRIVER_KERNELS = {"conv": 1, "c1k3": 2, "ring": 3, "pool": 4, "fc": 5, "softmax": 6}
+DRIVER_KERNELS = {"conv": 1, "c1k3": 2, "ring": 3, "pool": 4, "fc": 5, "softmax": 6,
+                  "convp": 10, "dwconv": 11, "convp_no_scratch": 12}
 FIELDS = {   # the scalar fields of each configuration struct, in order (clib/asc_kernels.h)
     "conv": ("in_h", "in_w", "in_c", "out_c", "k_h", "k_w", "stride_h", "stride_w", "pool_h",
              "pool_w", "pool_stride_h", "pool_stride_w", "out_h", "out_w", "out_zero_point",
              "act_min", "act_max"),
     "pool": ("in_h", "in_w", "c", "pool_h", "pool_w", "stride_h", "stride_w", "out_h", "out_w",
              "act_min", "act_max"),
-    "fc": ("in_features", "out_features", "out_zero_point", "act_min", "act_max"),
+    "fc": ("in_features", "out_features", "out_zero_point", "act_min", "act_max", "fast_rq"),
     "softmax": ("depth", "input_multiplier", "input_left_shift", "diff_min"),
+    "convp": ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "stride_h",
+              "stride_w", "dil_h", "dil_w", "pad_top", "pad_left", "depth_mult", "in_offset",
+              "out_zero_point", "act_min", "act_max", "fast_rq"),
 }
+FIELDS["dwconv"] = FIELDS["convp"]
+CFG_TYPES = {"dwconv": "asc_convp_cfg"}     # C struct of a step kind, when not asc_<kind>_cfg
 M4_FLAGS = ("-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-std=c99",
             "-Wall", "-Wextra", "-Werror", "-Wdouble-promotion")
 
@@ -58,7 +64,44 @@ CASES = {
     "maxpool": ("pool", (9, 8, 3), lambda L: [L.MaxPooling2D((3, 2), strides=2)]),
     "fully_connected": ("fc", (37,), lambda L: [L.Dense(7, activation="relu")]),
     "softmax": ("softmax", (6,), lambda L: [L.Softmax()]),
+    # padded convolution, the DSP matrix product: odd pixel count (a last single pixel), words
+    # of 4 channels, the SSAT clamp; 3 channels (taps gathered one by one, a partial last group
+    # of taps, an odd last output channel, a relu6 clamp); dilation; 6 channels (runs across
+    # groups); the reference requantization in the DSP path; no scratch (the portable kernel)
+    "convp_1x1_odd_pixels": ("convp", (5, 7, 8),
+                             lambda L: [L.Conv2D(6, 1, padding="same", activation="relu")]),
+    "convp_3x3_in3_odd_oc": ("convp", (9, 8, 3), lambda L: [
+        L.Conv2D(5, 3, strides=2, padding="same", activation="relu6")]),
+    "convp_dilated": ("convp", (9, 9, 4), lambda L: [L.Conv2D(4, 3, dilation_rate=2, padding="same")]),
+    "convp_in6_k2x3": ("convp", (6, 7, 6),
+                       lambda L: [L.Conv2D(3, (2, 3), padding="same", activation="relu")]),
+    "convp_reference_rq": ("convp", (7, 6, 4), lambda L: [L.Conv2D(4, 3, padding="same")]),
+    "convp_no_scratch": ("convp_no_scratch", (7, 7, 3),
+                         lambda L: [L.Conv2D(4, 3, padding="same", activation="relu")]),
+    # depthwise, the DSP path (3-wide rows unrolled with SSAT; any kernel up to 5x5; dilation;
+    # the reference requantization) and its fallbacks (depth multiplier 2, channels not a
+    # multiple of 4, a 7x7 kernel)
+    "dwconv_3x3": ("dwconv", (7, 6, 8),
+                   lambda L: [L.DepthwiseConv2D(3, padding="same", activation="relu")]),
+    "dwconv_5x5_stride2": ("dwconv", (11, 9, 4), lambda L: [
+        L.DepthwiseConv2D(5, strides=2, padding="same", activation="relu6")]),
+    "dwconv_dilated": ("dwconv", (9, 9, 4),
+                       lambda L: [L.DepthwiseConv2D(3, dilation_rate=2, padding="same")]),
+    "dwconv_reference_rq": ("dwconv", (6, 6, 4), lambda L: [L.DepthwiseConv2D(3, padding="same")]),
+    "dwconv_mult2": ("dwconv", (6, 6, 3),
+                     lambda L: [L.DepthwiseConv2D(3, depth_multiplier=2, padding="same")]),
+    "dwconv_6_channels": ("dwconv", (6, 5, 6), lambda L: [L.DepthwiseConv2D(3, padding="same")]),
+    "dwconv_7x7": ("dwconv", (9, 9, 4), lambda L: [L.DepthwiseConv2D(7, padding="same")]),
+    # dense: four rows per pass exactly, and the reference requantization
+    "fully_connected_64": ("fc", (64,), lambda L: [L.Dense(12)]),
+    "fully_connected_reference_rq": ("fc", (20,), lambda L: [L.Dense(8, activation="relu")]),
 }
+# Cases whose kernel runs with the reference requantization even where the one-rounding form
+# is exact (the generator's choice when it is not: every DSP path has both).
+REFERENCE_RQ = {"convp_reference_rq", "dwconv_reference_rq", "fully_connected_reference_rq"}
+# Cases run with a narrower activation clamp than their model's (as a fused activation or pool
+# gives): the expected outputs are TFLite Micro's clipped to it, the clamp being the last step.
+CLAMPED = {"convp_dilated": (-100, 90), "dwconv_dilated": (-100, 90)}
 N_INPUTS = 64
 
 
@@ -80,7 +123,7 @@ def one_layer_tflite(name: str) -> bytes:
 def encode(kernel: str, step, inputs: np.ndarray) -> bytes:
     """The driver's input: kernel, configuration, tables, weights, biases, then the inputs."""
     words = [DRIVER_KERNELS[kernel], *(int(step.cfg[f]) for f in FIELDS[step.kind])]
-    if step.kind in ("conv", "fc"):
+    if step.kind in ("conv", "fc", "convp", "dwconv"):
         words += [*step.multiplier, *step.shift, step.weights.size, *step.weights.reshape(-1).tolist(),
                   *step.bias.tolist()]
     words += [len(inputs), *inputs.reshape(-1).tolist()]
@@ -105,8 +148,9 @@ NETWORK_TESTED = {"convp", "dwconv", "pool2", "add", "mean", "pad", "concat"}
 def test_every_kernel_family_has_a_case():
     """A new kernel family (a row of library.KERNEL_FAMILIES) comes with its cases here, or in
     the generator's property test (NETWORK_TESTED)."""
-    families = {"c1k3": "conv", "ring": "conv"}
-    assert {families.get(k, k) for k, _, _ in CASES.values()} | NETWORK_TESTED == set(KERNEL_FAMILIES)
+    families = {"c1k3": "conv", "ring": "conv", "convp_no_scratch": "convp"}
+    assert ({families.get(k, k) for k, _, _ in CASES.values()} | NETWORK_TESTED
+            | {k for k, _, _, _ in EDGE_CASES.values()} == set(KERNEL_FAMILIES))
     assert {k for k, _, _ in CASES.values()} == set(DRIVER_KERNELS)
     assert all((clib_dir() / f).is_file() for f in library_files())
 
@@ -124,8 +168,15 @@ def case_data(name: str):
     assert len(steps) == 1, f"{name}: lowers to {[s.name for s in steps]}, not one kernel call"
     if kernel in ("c1k3", "ring"):
         assert fast_requantize_ok(steps[0]), f"{name}: the fast kernels need the exact requantization"
+    if steps[0].kind in ("fc", "convp", "dwconv"):
+        assert steps[0].cfg["fast_rq"] == fast_requantize_ok(steps[0])
+        steps[0].cfg["fast_rq"] = steps[0].cfg["fast_rq"] and name not in REFERENCE_RQ
     x = np.random.default_rng(11).integers(-128, 128, (N_INPUTS, *shape)).astype(np.int8)
     ref = tflm_outputs(tflite, x)
+    if name in CLAMPED:
+        assert (steps[0].cfg["act_min"], steps[0].cfg["act_max"]) == (-128, 127)
+        steps[0].cfg["act_min"], steps[0].cfg["act_max"] = CLAMPED[name]
+        ref = np.clip(ref, *CLAMPED[name])
     assert len(np.unique(ref, axis=0)) > 1, f"{name}: degenerate case, every output is the same"
     return kernel, steps[0], x, ref
 
@@ -190,7 +241,9 @@ def m4_case_header(kernel: str, step, x: np.ndarray, out_size: int) -> str:
     c, tables = step.cfg, ""
     lines = [f"#define K_KERNEL {DRIVER_KERNELS[kernel]}", f"#define K_N {len(x)}",
              f"#define K_IN_SIZE {x[0].size}", f"#define K_OUT_SIZE {out_size}"]
-    if step.kind in ("conv", "fc"):
+    if kernel == "convp":
+        lines.append(f"#define K_SCRATCH ASC_CONVP_SCRATCH({c['k_h']}, {c['k_w']}, {c['in_c']}, 0)")
+    if step.kind in ("conv", "fc", "convp", "dwconv"):
         lines += [f"static const int32_t k_mult[] = {{{arr(step.multiplier)}}};",
                   f"static const int8_t k_shift[] = {{{arr(step.shift)}}};",
                   f"static const int8_t k_w[] = {{{arr(step.weights)}}};",
@@ -198,7 +251,8 @@ def m4_case_header(kernel: str, step, x: np.ndarray, out_size: int) -> str:
         tables = ", k_mult, k_shift"
     fields = ", ".join(str(int(c[f])) for f in FIELDS[step.kind])
     inputs = ", ".join("{" + arr(v) + "}" for v in x)
-    return "\n".join([*lines, f"static const asc_{step.kind}_cfg k_cfg = {{{fields}{tables}}};",
+    cfg_type = CFG_TYPES.get(step.kind, f"asc_{step.kind}_cfg")
+    return "\n".join([*lines, f"static const {cfg_type} k_cfg = {{{fields}{tables}}};",
                       f"static const int8_t k_in[K_N][K_IN_SIZE] = {{{inputs}}};"]) + "\n"
 
 
@@ -223,4 +277,114 @@ def test_kernel_on_the_cortex_m4_equals_tflite_micro(name, tmp_path):
     got = np.array([[int(v) for v in line.split()] for line in run.stdout.splitlines() if line.strip()])
     assert got.shape == ref.shape, f"{name}: {got.shape} outputs from the board, {ref.shape} expected"
     wrong = int(np.sum(np.any(got != ref, axis=1)))
+    assert wrong == 0, f"{name} (Cortex-M4): {wrong} of {len(x)} outputs differ from TFLite Micro"
+
+
+# -- the edges of a float graph (clib/quantize_s8.c): one-op models, float32 as bit patterns -------
+
+EDGE_DRIVER_KERNELS = {"quantize": 7, "dequantize": 8, "requantize": 9}
+EDGE_FIELDS = {"quantize": ("size", "scale", "zero_point"), "dequantize": ("size", "scale", "zero_point"),
+               "requantize": ("size", "in_zero_point", "out_zero_point", "multiplier", "shift")}
+# name: (kind, shape, input (scale, zero point), output (scale, zero point))
+EDGE_CASES = {
+    "quantize": ("quantize", (5, 7), None, (0.0123, -7)),
+    "quantize_tiny_scale": ("quantize", (33,), None, (3.1e-5, 101)),
+    "dequantize": ("dequantize", (4, 9), (0.0371, 12), None),
+    "dequantize_odd_scale": ("dequantize", (31,), (1.0 / 3.0, -128), None),
+    "requantize_up": ("requantize", (6, 6), (0.02, -3), (0.051, 17)),
+    "requantize_down": ("requantize", (40,), (0.3, 100), (0.0021, -90)),
+}
+
+
+def edge_case_data(name: str):
+    """(kind, the lowered step, inputs, TFLite Micro's outputs) of an edge case; float inputs
+    span the quantized range, exact halfway points and values beyond it."""
+    from edge_models import one_op_tflite
+
+    from asc_toolchain.codegen.lower import lower
+    from asc_toolchain.codegen.tflite_model import read_tflite
+    from asc_toolchain.codegen.validate_model import random_float_inputs, random_inputs, tflm_outputs_typed
+
+    kind, shape, in_q, out_q = EDGE_CASES[name]
+    tflite = one_op_tflite(kind, shape, in_q, out_q)
+    steps = lower(read_tflite(tflite)).steps
+    assert [s.kind for s in steps] == [kind], f"{name}: lowers to {[s.kind for s in steps]}"
+    seed = sorted(EDGE_CASES).index(name)
+    x = (random_float_inputs(shape, N_INPUTS, seed, *out_q) if kind == "quantize"
+         else random_inputs(shape, N_INPUTS, seed))
+    ref = tflm_outputs_typed(tflite, x, np.float32 if kind == "dequantize" else np.int8)
+    assert len(np.unique(ref, axis=0)) > 1, f"{name}: degenerate case, every output is the same"
+    return kind, steps[0], x, ref
+
+
+def _edge_word(value) -> int:
+    if isinstance(value, float):
+        return int(np.float32(value).view(np.int32))
+    return int(value)
+
+
+def edge_encode(kind: str, step, x: np.ndarray) -> bytes:
+    words = [EDGE_DRIVER_KERNELS[kind], *(_edge_word(step.cfg[f]) for f in EDGE_FIELDS[kind]), len(x)]
+    flat = x.reshape(-1)
+    words += flat.view(np.int32).tolist() if flat.dtype == np.float32 else flat.tolist()
+    return np.asarray(words, "<i4").tobytes()
+
+
+def _same_bits(got: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    if ref.dtype == np.float32:
+        return np.all(got.view(np.uint32) == ref.view(np.uint32), axis=1)
+    return np.all(got == ref, axis=1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(EDGE_CASES))
+def test_edge_kernel_equals_tflite_micro(name, drivers):
+    kind, step, x, ref = edge_case_data(name)
+    for variant, exe in drivers.items():
+        raw = hostbuild.run_program(exe, data=edge_encode(kind, step, x))
+        got = np.frombuffer(raw, ref.dtype).reshape(ref.shape)
+        wrong = int(np.sum(~_same_bits(got, ref)))
+        assert wrong == 0, f"{name} ({variant}): {wrong} of {len(x)} outputs differ from TFLite Micro"
+
+
+def m4_edge_case_header(kind: str, step, x: np.ndarray, out_size: int) -> str:
+    from asc_toolchain.codegen.render import c_float
+
+    c = step.cfg
+    in_t = "float" if kind == "quantize" else "int8_t"
+    fmt = c_float if kind == "quantize" else (lambda v: str(int(v)))
+    fields = ", ".join(c_float(c[f]) if f == "scale" else str(int(c[f])) for f in EDGE_FIELDS[kind])
+    cfg_type = "asc_requant_cfg" if kind == "requantize" else "asc_quant_cfg"
+    inputs = ", ".join("{" + ", ".join(fmt(v) for v in row.reshape(-1)) + "}" for row in x)
+    return "\n".join([f"#define K_KERNEL {EDGE_DRIVER_KERNELS[kind]}", f"#define K_N {len(x)}",
+                      f"#define K_IN_SIZE {x[0].size}", f"#define K_OUT_SIZE {out_size}",
+                      f"#define K_IN_T {in_t}",
+                      f"#define K_OUT_T {'float' if kind == 'dequantize' else 'int8_t'}",
+                      f"static const {cfg_type} k_cfg = {{{fields}}};",
+                      f"static const K_IN_T k_in[K_N][K_IN_SIZE] = {{{inputs}}};"]) + "\n"
+
+
+@pytest.mark.slow
+@pytest.mark.toolchain
+@pytest.mark.parametrize("name", sorted(EDGE_CASES))
+def test_edge_kernel_on_the_cortex_m4_equals_tflite_micro(name, tmp_path):
+    """quantize/dequantize with the Cortex-M4's single-precision FPU, in the emulated board."""
+    gcc = require_tool("arm-none-eabi-gcc")
+    qemu = require_tool("qemu-system-arm")
+    kind, step, x, ref = edge_case_data(name)
+    (tmp_path / "case.h").write_text(m4_edge_case_header(kind, step, x, ref.shape[1]))
+    elf = tmp_path / "case.elf"
+    sources = [C_DIR / "m4_semihosting_start.c", C_DIR / "kernel_m4_main.c", *library_sources()]
+    subprocess.run([gcc, *M4_FLAGS, "-O2", "--specs=rdimon.specs", f"-T{C_DIR / 'm4_semihosting.ld'}",
+                    f"-I{clib_dir()}", f"-I{tmp_path}", *map(str, sources), "-o", str(elf)],
+                   check=True, capture_output=True, text=True)
+    run = subprocess.run([qemu, "-M", "b-l475e-iot01a", "-nographic", "-monitor", "none", "-serial",
+                          "null", "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = [[int(v) for v in line.split()] for line in run.stdout.splitlines() if line.strip()]
+    got = np.array(rows, np.uint32 if ref.dtype == np.float32 else np.int64)
+    got = got.view(np.float32) if ref.dtype == np.float32 else got.astype(np.int8)
+    assert got.shape == ref.shape, f"{name}: {got.shape} outputs from the board, {ref.shape} expected"
+    wrong = int(np.sum(~_same_bits(got, ref)))
     assert wrong == 0, f"{name} (Cortex-M4): {wrong} of {len(x)} outputs differ from TFLite Micro"

@@ -19,9 +19,22 @@ MAX_POOL = 4    # clib/conv_s8_dsp.h: ASC_MAX_POOL
 
 
 def _acc_bound(step: Step) -> np.ndarray:
-    """Per output channel, the largest |accumulator| any int8 input can produce."""
-    w = np.abs(step.weights.reshape(step.weights.shape[0], -1).astype(np.int64)).sum(axis=1)
-    return np.abs(step.bias.astype(np.int64)) + 128 * w
+    """Per output channel, the largest |accumulator| any int8 input can produce. Seed convs and
+    dense layers have the input zero point in the bias (|input| <= 128); padded and depthwise
+    convolutions add the input offset per tap (|input + offset| <= 128 + |offset|)."""
+    if step.kind == "dwconv":
+        w = np.abs(step.weights.reshape(-1, step.cfg["out_c"]).astype(np.int64)).sum(axis=0)
+    else:
+        w = np.abs(step.weights.reshape(step.weights.shape[0], -1).astype(np.int64)).sum(axis=1)
+    x_max = 128 + abs(int(step.cfg.get("in_offset", 0)))
+    return np.abs(step.bias.astype(np.int64)) + x_max * w
+
+
+def convp_scratch_bytes(cfg: dict) -> int:
+    """Bytes of scratch the DSP convolution needs (clib: ASC_CONVP_SCRATCH int16): two output
+    pixels' int16 taps, then, with a fused ADD, their outputs before it."""
+    taps = cfg["k_h"] * cfg["k_w"] * cfg["in_c"]
+    return 2 * (2 * ((taps + 3) & ~3) + (cfg["out_c"] if cfg.get("add") else 0))
 
 
 def fast_requantize_ok(step: Step) -> bool:
@@ -40,8 +53,14 @@ def fast_requantize_ok(step: Step) -> bool:
 
 def choose_kernels(steps: list[Step]) -> None:
     """Tag each conv with the kernel its DSP build uses: 'c1k3' (one input channel, 3-wide
-    kernel, 2-wide pool of stride 2, stride 1) or 'generic'; 'fast_rq' when `asc_rq` is exact."""
+    kernel, 2-wide pool of stride 2, stride 1) or 'generic'; 'fast_rq' when `asc_rq` is exact
+    (also on dense, padded and depthwise steps, whose DSP paths take it when set). Padded
+    convolutions get 'scratch_bytes': the arena room their DSP matrix product needs."""
     for s in steps:
+        if s.kind in ("fc", "convp", "dwconv"):
+            s.cfg["fast_rq"] = fast_requantize_ok(s)
+        if s.kind == "convp":
+            s.cfg["scratch_bytes"] = convp_scratch_bytes(s.cfg)
         if s.kind != "conv":
             continue
         c = s.cfg

@@ -26,6 +26,9 @@ KERNEL_FAMILIES = {
     "mean": "mean_s8.c",
     "pad": "shape_s8.c",
     "concat": "shape_s8.c",
+    "quantize": "quantize_s8.c",
+    "dequantize": "quantize_s8.c",
+    "requantize": "quantize_s8.c",
 }
 HEADERS = ("asc_kernels.h", "asc_fixedpoint.h", "asc_dsp.h", "conv_s8_dsp.h")
 

@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from ..core.errors import DataError
-from . import lower_ops
+from . import lower_edges, lower_ops
 from .ir import Network, Step
 from .quant import (activation_range, channel_multipliers, fold_bias, int8_act, op_weights,  # noqa: F401
                     quantize_multiplier)                          # quantize_multiplier: re-exported for tests
@@ -25,7 +25,8 @@ from .planner import Buffer, plan
 from .tflite_model import Operator, TfliteModel
 
 SUPPORTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "MEAN",
-                 "ADD", "PAD", "CONCATENATION", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX")
+                 "ADD", "PAD", "CONCATENATION", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX",
+                 *lower_edges.EDGE_OPS)
 UNSUPPORTED_HINT = ("the builtin backend supports " + ", ".join(SUPPORTED_OPS)
                     + " (int8); replace the layer with one of these or use --backend stedgeai")
 
@@ -55,6 +56,8 @@ def lower(model: TfliteModel, alignment: int = 4) -> Network:
             steps.append(lower_ops.lower_convp(model, op, i, srcs))
         elif op.name in _LOWERERS:
             steps.append(_LOWERERS[op.name](model, op, i, src))
+        elif op.name in lower_edges.EDGE_LOWERERS:
+            steps.append(lower_edges.EDGE_LOWERERS[op.name](model, op, i, srcs))
         else:
             steps.append(lower_ops.NEW_LOWERERS[op.name](model, op, i, srcs))
     _retarget_output(steps, model, alias)
@@ -69,10 +72,8 @@ def lower(model: TfliteModel, alignment: int = 4) -> Network:
 def check_supported(model: TfliteModel) -> None:
     """DataError naming the first op the builtin backend has no kernel for (before any work)."""
     for i, op in enumerate(model.operators):
-        if op.name in ("QUANTIZE", "DEQUANTIZE"):
-            raise DataError(f"op {i} ({op.name}) is not supported (float input or output)",
-                            "convert with int8 input and output (converter."
-                            "inference_input_type = inference_output_type = tf.int8)")
+        if op.name in lower_edges.EDGE_OPS:
+            lower_edges.check_edge(model, op, i)
         if op.name not in SUPPORTED_OPS:
             raise DataError(f"op {i} ({op.name}) is not supported", UNSUPPORTED_HINT)
 
@@ -88,7 +89,7 @@ def _check_io(model: TfliteModel) -> None:
                         "the builtin backend generates single-input, single-output networks")
     for what, idx in (("input", model.inputs[0]), ("output", model.outputs[0])):
         t = model.tensor(idx)
-        if t.dtype is not np.int8 or len(t.scales) != 1:
+        if (t.dtype is not np.int8 or len(t.scales) != 1) and not lower_edges.is_float_edge(model, idx):
             raise DataError(f"model {what} {t.name!r} is {np.dtype(t.dtype).name}, not per-tensor int8",
                             "quantize with int8 input and output (`asc-tool quantize`)")
         if t.shape and t.shape[0] != 1:
@@ -256,7 +257,13 @@ def _plan(steps: list[Step], model: TfliteModel, alignment: int) -> tuple[dict[i
     for dst, src in shared.items():     # one buffer for both, alive over both lifetimes
         life[src][1] = max(life[src][1], life.pop(dst)[1])
     buffers = [Buffer(str(t), sizes.get(t, model.tensor(t).nbytes), a, b) for t, (a, b) in life.items()]
+    # Scratch of a step (the DSP convolution's int16 columns): alive during that step only.
+    buffers += [Buffer(f"scratch{n}", s.cfg["scratch_bytes"], n, n)
+                for n, s in enumerate(steps) if s.cfg.get("scratch_bytes")]
     offsets, arena = plan(buffers, alignment)
+    for n, s in enumerate(steps):
+        if s.cfg.get("scratch_bytes"):
+            s.cfg["scratch_off"] = offsets.pop(f"scratch{n}")
     result = {int(k): v for k, v in offsets.items()}
     result.update({dst: result[src] for dst, src in shared.items()})
     return result, arena

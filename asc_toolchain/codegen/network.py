@@ -81,7 +81,7 @@ def generate_network_c(tflite: bytes, out_dir: Path, class_names: list[str] | No
 
 def network_report(net: Network) -> dict:
     """Byte and MACC figures of a lowered network (the keys of `generate-c --json`)."""
-    io = int(np.prod(net.input.shape)) + int(np.prod(net.output.shape))
+    io = net.input.nbytes + net.output.nbytes
     tables = sum(len(s.multiplier) * 5 for s in net.steps)   # int32 multiplier + int8 shift
     return {
         "backend": "builtin",
@@ -92,13 +92,27 @@ def network_report(net: Network) -> dict:
         "macc": net.macc,
         "macc_executed": net.macc_executed,
         "layers": [_layer_summary(s) for s in net.steps],
-        "input": {"shape": list(net.input.shape), "scale": float(net.input.scales[0]),
-                  "zero_point": int(net.input.zero_points[0])},
-        "output": {"shape": list(net.output.shape), "scale": float(net.output.scales[0]),
-                   "zero_point": int(net.output.zero_points[0])},
+        "input": _io_report(net, net.input),
+        "output": _io_report(net, net.output),
         "xcubeai_weights_bytes": XCUBEAI_WEIGHTS_BYTES,
         "xcubeai_activations_bytes": XCUBEAI_ACTIVATIONS_BYTES,
     }
+
+
+def _edge(net: Network, t) -> tuple[str, float, int]:
+    """(C type, scale, zero point) of graph input or output ``t``: a float32 edge has the
+    quantization of the QUANTIZE/DEQUANTIZE step beside it."""
+    if t.dtype is np.float32:
+        for s in net.steps:
+            if s.kind in ("quantize", "dequantize") and t.index in (s.src, s.dst):
+                return "float", s.cfg["scale"], s.cfg["zero_point"]
+    return "int8_t", float(t.scales[0]), int(t.zero_points[0])
+
+
+def _io_report(net: Network, t) -> dict:
+    ctype, scale, zp = _edge(net, t)
+    return {"shape": list(t.shape), "type": "float32" if ctype == "float" else "int8",
+            "bytes": t.nbytes, "scale": scale, "zero_point": zp}
 
 
 def activations_size(net: Network) -> int:
@@ -135,6 +149,10 @@ def _describe(s: Step) -> str:
         return f"add of two int8 tensors, {c['size']} elements"
     if s.kind in ("mean", "pad", "concat"):
         return s.kind
+    if s.kind in ("quantize", "dequantize", "requantize"):
+        what = {"quantize": "float32 -> int8", "dequantize": "int8 -> float32",
+                "requantize": "int8 -> int8"}[s.kind]
+        return f"{s.kind} {what}, {c['size']} elements"
     return f"softmax over {c['depth']}"
 
 
@@ -151,6 +169,8 @@ def _context(net: Network, class_names: list[str], digest: str, name: str) -> di
     shape = list(net.input.shape) + [1] * (4 - len(net.input.shape))
     _, in_h, in_w, in_c = shape[:4]
     n_out = int(np.prod(net.output.shape))
+    in_ctype, in_scale, in_zp = _edge(net, net.input)
+    out_ctype, out_scale, out_zp = _edge(net, net.output)
     steps = [dict(kind=s.kind, name=s.name, summary=_describe(s), c=s.cfg, n=len(s.multiplier),
                   multiplier=s.multiplier, shift=s.shift, weights_offset=s.weights_offset,
                   bias_offset=s.bias_offset, src=_pointer(net, s.src, False),
@@ -160,8 +180,8 @@ def _context(net: Network, class_names: list[str], digest: str, name: str) -> di
     names = ", ".join('"' + n.replace("\\", "\\\\").replace('"', '\\"') + '"' for n in class_names or ())
     return dict(name=name, NAME=name.upper(), steps=steps, in_h=in_h, in_w=in_w, in_c=in_c,
                 in_size=int(np.prod(net.input.shape)), n_out=n_out,
-                in_scale=c_float(net.input.scales[0]), in_zp=int(net.input.zero_points[0]),
-                out_scale=c_float(net.output.scales[0]), out_zp=int(net.output.zero_points[0]),
+                in_scale=c_float(in_scale), in_zp=in_zp, out_scale=c_float(out_scale), out_zp=out_zp,
+                in_ctype=in_ctype, out_ctype=out_ctype,
                 class_names=names, digest=digest, macc=net.macc,
                 weights_size=len(net.weights_blob), activations_size=activations_size(net),
                 weights=_hex_bytes(net.weights_blob))

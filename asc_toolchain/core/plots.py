@@ -74,3 +74,20 @@ def _save(plt, fig, path: Path, title: str) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_layer_profile(layers: list[dict], path: Path, title: str = "") -> Path:
+    """Per-layer bars of a network profile: executed instructions and estimated cycles."""
+    plt = _pyplot()
+    names = [f"{r['name']}" for r in layers]
+    instr = np.array([r.get("instructions") or 0 for r in layers], float)
+    cycles = np.array([r.get("estimated_cycles") or 0 for r in layers], float)
+    x = np.arange(len(layers))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(layers) + 2), 4.2))
+    ax.bar(x - 0.2, instr / 1e3, 0.4, label="instructions (emulator)")
+    ax.bar(x + 0.2, cycles / 1e3, 0.4, label="cycles (estimate)")
+    ax.set_xticks(x, names, rotation=60, ha="right", fontsize=8)
+    ax.set_ylabel("thousands per inference")
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    return _save(plt, fig, Path(path), title)

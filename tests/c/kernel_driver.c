@@ -2,7 +2,11 @@
  * cases read from stdin and writes its int8 outputs to stdout (tests/test_kernel_library.py).
  *
  * stdin is a stream of little-endian int32 words: the kernel (1 conv rows, 2 conv c1k3, 3 conv
- * ring, 4 max-pool, 5 fully connected, 6 softmax), its configuration fields in struct order,
+ * ring, 4 max-pool, 5 fully connected, 6 softmax, 7 quantize float32 -> int8, 8 dequantize
+ * int8 -> float32, 9 requantize int8 -> int8, 10 padded conv with the scratch a generated
+ * network gives it, 11 depthwise conv, 12 padded conv without scratch), its configuration
+ * fields in struct order
+ * (a float field as its bit pattern; float inputs and outputs likewise),
  * per-channel multipliers and shifts, the weight count and weights (one word each), biases,
  * then the number of inputs and each input (one word per int8 value). */
 #include <stdio.h>
@@ -186,7 +190,7 @@ static void fc_cases(void)
     const uint8_t *b;
     int32_t n;
     c.in_features = (uint16_t)next(); c.out_features = (uint16_t)next();
-    c.out_zero_point = next(); c.act_min = next(); c.act_max = next();
+    c.out_zero_point = next(); c.act_min = next(); c.act_max = next(); c.fast_rq = next();
     c.multiplier = next_i32(c.out_features);
     c.shift = next_shifts(c.out_features);
     w = next_i8((size_t)next());
@@ -215,6 +219,89 @@ static void softmax_cases(void)
     }
 }
 
+/* The edges of a float graph (quantize_s8.c): float32 values travel as their bit patterns. */
+static float bits_to_float(int32_t w)
+{
+    float f;
+    memcpy(&f, &w, sizeof f);
+    return f;
+}
+
+static void edge_cases(int kernel)
+{
+    asc_quant_cfg q;
+    asc_requant_cfg r;
+    int32_t size;
+    int32_t n;
+    int32_t i;
+    if (kernel == 9) {
+        r.size = next(); r.in_zero_point = next(); r.out_zero_point = next();
+        r.multiplier = next(); r.shift = next();
+        size = r.size;
+    } else {
+        q.size = next(); q.scale = bits_to_float(next()); q.zero_point = next();
+        size = q.size;
+    }
+    n = next();
+    while (n-- > 0) {
+        if (kernel == 7) {
+            float *in = (float *)take((size_t)size * sizeof *in);
+            int8_t *out = (int8_t *)take((size_t)size);
+            for (i = 0; i < size; ++i) {
+                in[i] = bits_to_float(next());
+            }
+            asc_quantize_f32_s8(&q, in, out);
+            emit(out, (size_t)size);
+        } else if (kernel == 8) {
+            const int8_t *in = next_i8((size_t)size);
+            float *out = (float *)take((size_t)size * sizeof *out);
+            asc_dequantize_s8_f32(&q, in, out);
+            emit((const int8_t *)(const void *)out, (size_t)size * sizeof *out);
+        } else {
+            const int8_t *in = next_i8((size_t)size);
+            int8_t *out = (int8_t *)take((size_t)size);
+            asc_requantize_s8(&r, in, out);
+            emit(out, (size_t)size);
+        }
+    }
+}
+
+/* Padded or depthwise convolution cases (asc_convp_cfg). */
+static void convp_cases(int kernel)
+{
+    asc_convp_cfg c;
+    const int8_t *w;
+    const uint8_t *b;
+    int16_t *scratch;
+    int32_t n;
+    c.in_h = (uint16_t)next(); c.in_w = (uint16_t)next(); c.in_c = (uint16_t)next();
+    c.out_h = (uint16_t)next(); c.out_w = (uint16_t)next(); c.out_c = (uint16_t)next();
+    c.k_h = (uint16_t)next(); c.k_w = (uint16_t)next();
+    c.stride_h = (uint16_t)next(); c.stride_w = (uint16_t)next();
+    c.dil_h = (uint16_t)next(); c.dil_w = (uint16_t)next();
+    c.pad_top = (int16_t)next(); c.pad_left = (int16_t)next(); c.depth_mult = (uint16_t)next();
+    c.in_offset = next(); c.out_zero_point = next(); c.act_min = next(); c.act_max = next();
+    c.fast_rq = next();
+    c.multiplier = next_i32(c.out_c);
+    c.shift = next_shifts(c.out_c);
+    w = next_i8((size_t)next());
+    b = next_bias_le(c.out_c);
+    scratch = kernel == 10 ? (int16_t *)take(2 * (size_t)ASC_CONVP_SCRATCH(c.k_h, c.k_w, c.in_c, 0))
+                           : NULL;
+    n = next();
+    while (n-- > 0) {
+        const size_t out_size = (size_t)c.out_h * c.out_w * c.out_c;
+        const int8_t *in = next_i8((size_t)c.in_h * c.in_w * c.in_c);
+        int8_t *out = (int8_t *)take(out_size);
+        if (kernel == 11) {
+            asc_dwconv_s8(&c, w, b, in, out);
+        } else {
+            asc_convp_s8(&c, w, b, in, NULL, NULL, out, scratch);
+        }
+        emit(out, out_size);
+    }
+}
+
 int main(void)
 {
     int32_t kernel;
@@ -228,6 +315,10 @@ int main(void)
         fc_cases();
     } else if (kernel == 6) {
         softmax_cases();
+    } else if (kernel >= 7 && kernel <= 9) {
+        edge_cases(kernel);
+    } else if (kernel >= 10 && kernel <= 12) {
+        convp_cases(kernel);
     } else {
         fprintf(stderr, "kernel_driver: unknown kernel %ld\n", (long)kernel);
         return 2;

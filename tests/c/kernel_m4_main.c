@@ -4,16 +4,26 @@
  * configuration is a `static const` there, as in a generated network, so the inline kernels are
  * instantiated with constant shapes and take their assembly paths where the shape allows. */
 #include <stdio.h>
+#include <string.h>
 
 #include "asc_kernels.h"
 #include "case.h"   /* K_KERNEL, K_N, K_IN_SIZE, K_OUT_SIZE, k_cfg, k_in and the layer's tables */
 
-static int8_t k_out[K_OUT_SIZE];
+#ifndef K_IN_T                 /* float32 for the edges of a float graph (quantize_s8.c) */
+#define K_IN_T int8_t
+#endif
+#ifndef K_OUT_T
+#define K_OUT_T int8_t
+#endif
+static K_OUT_T k_out[K_OUT_SIZE];
 #if K_KERNEL == 3
 static int16_t k_ring[K_IN_SIZE];
 #endif
+#if K_KERNEL == 10
+static int32_t k_scratch[(K_SCRATCH + 1) / 2];  /* int16 columns, word-aligned as in an arena */
+#endif
 
-static ASC_NOINLINE void run(const int8_t *in)
+static ASC_NOINLINE void run(const K_IN_T *in)
 {
 #if K_KERNEL == 1
     asc_conv_rows(&k_cfg, k_w, k_b, in, NULL, 0, k_cfg.out_h, k_out, NULL);
@@ -34,6 +44,18 @@ static ASC_NOINLINE void run(const int8_t *in)
     asc_maxpool_s8(&k_cfg, in, k_out);
 #elif K_KERNEL == 5
     asc_fc_s8(&k_cfg, k_w, k_b, in, k_out);
+#elif K_KERNEL == 7
+    asc_quantize_f32_s8(&k_cfg, in, k_out);
+#elif K_KERNEL == 8
+    asc_dequantize_s8_f32(&k_cfg, in, k_out);
+#elif K_KERNEL == 9
+    asc_requantize_s8(&k_cfg, in, k_out);
+#elif K_KERNEL == 10
+    asc_convp_s8(&k_cfg, k_w, k_b, in, NULL, NULL, k_out, (int16_t *)(void *)k_scratch);
+#elif K_KERNEL == 11
+    asc_dwconv_s8(&k_cfg, k_w, k_b, in, k_out);
+#elif K_KERNEL == 12
+    asc_convp_s8(&k_cfg, k_w, k_b, in, NULL, NULL, k_out, NULL);
 #else
     asc_softmax_s8(&k_cfg, in, k_out);
 #endif
@@ -46,7 +68,13 @@ int main(void)
     for (n = 0; n < K_N; ++n) {
         run(k_in[n]);
         for (i = 0; i < K_OUT_SIZE; ++i) {
+#if K_KERNEL == 8
+            uint32_t bits;                  /* a float output as its bit pattern */
+            memcpy(&bits, &k_out[i], sizeof bits);
+            printf("%lu ", (unsigned long)bits);
+#else
             printf("%d ", k_out[i]);
+#endif
         }
         printf("\n");
     }

@@ -6,7 +6,20 @@
 
 #include "asc_kernels.h"
 
+static int8_t add_ref(const asc_add_cfg *cfg, int32_t in1, int32_t in2);
+
 int8_t asc_add_one(const asc_add_cfg *cfg, int32_t in1, int32_t in2)
+{
+#if ASC_USE_DSP
+    if (asc_add_fast_ok(cfg)) {
+        return asc_add_one_fast(cfg, in1, in2);
+    }
+#endif
+    return add_ref(cfg, in1, in2);
+}
+
+/* The reference arithmetic (any shifts). */
+static int8_t add_ref(const asc_add_cfg *cfg, int32_t in1, int32_t in2)
 {
     const int32_t a = (in1 + cfg->in1_offset) * ((int32_t)1 << cfg->left_shift);
     const int32_t b = (in2 + cfg->in2_offset) * ((int32_t)1 << cfg->left_shift);

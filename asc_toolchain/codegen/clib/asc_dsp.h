@@ -65,8 +65,16 @@ static inline int32_t asc_sxtb16_ror8(int32_t x)
     __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
     return r;
 }
+static inline int32_t asc_sxtab16_ror8(int32_t a, int32_t x)
+{
+    int32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+    return r;
+}
 #define ASC_SXTB16(x) __sxtb16(x)
 #define ASC_SXTB16_ROR8(x) asc_sxtb16_ror8(x)
+#define ASC_SXTAB16(a, x) __sxtab16((a), (x))
+#define ASC_SXTAB16_ROR8(a, x) asc_sxtab16_ror8((a), (x))
 #define ASC_SMLAD(a, b, acc) __smlad((a), (b), (acc))
 #define ASC_SMLABB(a, b, acc) __smlabb((a), (b), (acc))
 #define ASC_SMLABT(a, b, acc) __smlabt((a), (b), (acc))
@@ -89,6 +97,22 @@ static inline int32_t asc_sxtb16_ror8(int32_t x)
     return asc_sxtb16((int32_t)((u >> 8) | (u << 24)));
 }
 
+/* Halfwords of a plus the sign-extended bytes 0 and 2 of x, each modulo 2^16. */
+static inline int32_t asc_sxtab16(int32_t a, int32_t x)
+{
+    const uint32_t e = (uint32_t)asc_sxtb16(x);
+    const uint32_t u = (uint32_t)a;
+    const uint32_t lo = (u + e) & 0xFFFFu;
+    const uint32_t hi = ((u >> 16) + (e >> 16)) & 0xFFFFu;
+    return (int32_t)(lo | (hi << 16));
+}
+
+static inline int32_t asc_sxtab16_ror8(int32_t a, int32_t x)
+{
+    const uint32_t u = (uint32_t)x;
+    return asc_sxtab16(a, (int32_t)((u >> 8) | (u << 24)));
+}
+
 static inline int32_t asc_lo16(int32_t x) { return (int16_t)((uint32_t)x & 0xFFFFu); }
 static inline int32_t asc_hi16(int32_t x) { return (int16_t)((uint32_t)x >> 16); }
 
@@ -103,6 +127,8 @@ static inline int32_t asc_smlad(int32_t a, int32_t b, int32_t acc)
 }
 #define ASC_SXTB16(x) asc_sxtb16(x)
 #define ASC_SXTB16_ROR8(x) asc_sxtb16_ror8(x)
+#define ASC_SXTAB16(a, x) asc_sxtab16((a), (x))
+#define ASC_SXTAB16_ROR8(a, x) asc_sxtab16_ror8((a), (x))
 #define ASC_SMLAD(a, b, acc) asc_smlad((a), (b), (acc))
 #define ASC_SMLABB(a, b, acc) asc_mac16((acc), asc_lo16(a), asc_lo16(b))
 #define ASC_SMLABT(a, b, acc) asc_mac16((acc), asc_lo16(a), asc_hi16(b))

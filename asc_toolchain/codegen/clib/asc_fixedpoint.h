@@ -82,15 +82,23 @@ static inline int32_t asc_requantize(int32_t x, int32_t multiplier, int shift)
  * has checked that no accumulator can overflow the rounding add (|acc| < 2^30): for m >= 0 the
  * high multiply equals floor((acc * m + 2^30) / 2^31), and rounding x / 2^e half away from
  * zero equals (x - (x < 0) + 2^(e-1)) >> e. One 64-bit multiply-accumulate, no division. */
-static inline int32_t asc_rq(int32_t acc, int32_t m, int32_t e)
+/* The high multiply of asc_srdhm for |acc| < 2^30: floor((acc * m + 2^30) / 2^31), which equals
+ * the reference's rounding (ties away from zero) for either sign of acc * m. */
+static inline int32_t asc_hmul(int32_t acc, int32_t m)
 {
 #if ASC_DSP_TARGET
     /* SMMULR: floor((2 acc m + 2^31) / 2^32), the same value. */
     int32_t x;
     __asm__("smmulr %0, %1, %2" : "=r"(x) : "r"(acc * 2), "r"(m));
+    return x;
 #else
-    const int32_t x = (int32_t)(((int64_t)acc * m + ((int64_t)1 << 30)) >> 31);
+    return (int32_t)(((int64_t)acc * m + ((int64_t)1 << 30)) >> 31);
 #endif
+}
+
+static inline int32_t asc_rq(int32_t acc, int32_t m, int32_t e)
+{
+    const int32_t x = asc_hmul(acc, m);
     return (x + (x >> 31) + ((int32_t)1 << (e - 1))) >> e;
 }
 

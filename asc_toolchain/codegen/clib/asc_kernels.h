@@ -44,6 +44,7 @@ typedef struct {
     uint16_t in_features, out_features;
     int32_t out_zero_point;
     int32_t act_min, act_max;
+    int32_t fast_rq;                /* 1: asc_rq is exact for every output (generator-checked) */
     const int32_t *multiplier;
     const int8_t *shift;
 } asc_fc_cfg;
@@ -92,9 +93,17 @@ typedef struct {
     int32_t in_offset;
     int32_t out_zero_point;
     int32_t act_min, act_max;
+    int32_t fast_rq;                /* 1: asc_rq is exact for every output (generator-checked) */
     const int32_t *multiplier;
     const int8_t *shift;
 } asc_convp_cfg;
+
+/* Requantization of one output of channel ch: the one-rounding form when the generator proved
+ * it exact for every accumulator (fast), the reference arithmetic otherwise. */
+static inline int32_t asc_rq_channel(int32_t fast, int32_t acc, int32_t multiplier, int32_t shift)
+{
+    return fast ? asc_rq(acc, multiplier, -shift) : asc_requantize(acc, multiplier, (int)shift);
+}
 
 /* The kernel taps of one output pixel that land inside the input: rows [y_lo, y_hi) and columns
  * [x_lo, x_hi) of the kernel (taps in the padding contribute nothing, TFLite's definition).
@@ -147,6 +156,33 @@ typedef struct {
     int32_t act_min, act_max;
 } asc_add_cfg;
 
+/* x * multiplier / 2^31 rounded, then / 2^-shift rounded (shift <= 0): asc_requantize with one
+ * rounding add per step, exact for |x| < 2^30 (asc_hmul's range; shift 0 divides by 1). */
+static inline int32_t asc_rq_small(int32_t x, int32_t multiplier, int32_t shift)
+{
+    const int32_t h = asc_hmul(x, multiplier);
+    return shift == 0 ? h : (h + (h >> 31) + ((int32_t)1 << (-shift - 1))) >> -shift;
+}
+
+/* True when asc_add_one_fast is exact: every shift a right shift and the inputs shifted by at
+ * most 20 bits, so |inputs| <= 255 * 2^20 < 2^28 and each scaled input and their sum stay below
+ * 2^29 (multipliers < 2^31). TFLite's int8 ADD always shifts by 20 and scales down. */
+static inline int asc_add_fast_ok(const asc_add_cfg *cfg)
+{
+    return cfg->left_shift <= 20 && cfg->in1_shift <= 0 && cfg->in2_shift <= 0
+           && cfg->out_shift <= 0;
+}
+
+static inline int8_t asc_add_one_fast(const asc_add_cfg *cfg, int32_t in1, int32_t in2)
+{
+    const int32_t a = (in1 + cfg->in1_offset) * ((int32_t)1 << cfg->left_shift);
+    const int32_t b = (in2 + cfg->in2_offset) * ((int32_t)1 << cfg->left_shift);
+    const int32_t v = asc_rq_small(asc_rq_small(a, cfg->in1_multiplier, cfg->in1_shift)
+                                   + asc_rq_small(b, cfg->in2_multiplier, cfg->in2_shift),
+                                   cfg->out_multiplier, cfg->out_shift) + cfg->out_offset;
+    return (int8_t)asc_clamp(v, cfg->act_min, cfg->act_max);
+}
+
 /* Mean over H and W of an NHWC tensor (mean_s8.c): sum, requantize with multiplier/shift
  * (scales and the element count folded in), add the output zero point. */
 typedef struct {
@@ -166,10 +202,15 @@ typedef struct {
 
 /* conv_pad_s8.c / depthwise_s8.c. With ``add`` (else NULL) a residual ADD is fused in: each
  * output is asc_add_one(add, convolution output, residual[same index]); output may be residual
- * (each element is read before it is written). */
+ * (each element is read before it is written). ``scratch`` (ASC_CONVP_SCRATCH int16 values,
+ * 4-aligned, or NULL) lets a DSP core run the convolution as a matrix product: the taps of two
+ * output pixels with the input offset added, zero in the padding (ASC_CONVP_COLUMNS int16),
+ * then, with a fused ADD (add_c = out_c; else 0), room for the two pixels' outputs before it. */
+#define ASC_CONVP_COLUMNS(k_h, k_w, in_c) (2 * (((int32_t)(k_h) * (k_w) * (in_c) + 3) & ~3))
+#define ASC_CONVP_SCRATCH(k_h, k_w, in_c, add_c) (ASC_CONVP_COLUMNS(k_h, k_w, in_c) + (add_c))
 void asc_convp_s8(const asc_convp_cfg *cfg, const int8_t *weights, const uint8_t *bias_le,
                   const int8_t *input, const asc_add_cfg *add, const int8_t *residual,
-                  int8_t *output);
+                  int8_t *output, int16_t *scratch);
 void asc_dwconv_s8(const asc_convp_cfg *cfg, const int8_t *weights, const uint8_t *bias_le,
                    const int8_t *input, int8_t *output);
 /* pool_s8.c */
@@ -185,6 +226,22 @@ void asc_mean_s8(const asc_mean_cfg *cfg, const int8_t *input, int8_t *output);
 void asc_pad_s8(const asc_pad_cfg *cfg, const int8_t *input, int8_t *output);
 void asc_concat_part_s8(int32_t rows, int32_t c, int32_t c0, int32_t out_c, const int8_t *input,
                         int8_t *output);
+/* quantize_s8.c: the edges of a float-in / float-out graph (float32 <-> int8) and the int8
+ * requantization (QUANTIZE from int8 to int8). */
+typedef struct {
+    int32_t size;
+    float scale;
+    int32_t zero_point;
+} asc_quant_cfg;
+typedef struct {
+    int32_t size;
+    int32_t in_zero_point, out_zero_point;
+    int32_t multiplier;             /* in_scale / out_scale as q31 and shift (> 0 shifts left) */
+    int32_t shift;
+} asc_requant_cfg;
+void asc_quantize_f32_s8(const asc_quant_cfg *cfg, const float *input, int8_t *output);
+void asc_dequantize_s8_f32(const asc_quant_cfg *cfg, const int8_t *input, float *output);
+void asc_requantize_s8(const asc_requant_cfg *cfg, const int8_t *input, int8_t *output);
 
 #include "conv_s8_dsp.h"
 
