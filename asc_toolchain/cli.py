@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "asc_toolchain.commands.codegen",
     "asc_toolchain.commands.firmware",
     "asc_toolchain.commands.flash",
+    "asc_toolchain.commands.search",
 ]
 
 

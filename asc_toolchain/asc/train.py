@@ -98,7 +98,7 @@ def model_spec(cfg: dict, n_classes: int) -> ModelSpec:
                      name=cfg.get("model") or "seed_cnn", width=cfg.get("width"), depth=cfg.get("depth"))
 
 
-def fit_model(spec: ModelSpec, train: WindowIndex, val: WindowIndex, scaler, cfg: dict, log):
+def fit_model(spec: ModelSpec, train: WindowIndex, val: WindowIndex, scaler, cfg: dict, log, extra_callbacks=()):
     """Compile and fit with early stopping on validation UAR; the best epoch's weights are kept.
     Windows are cut batch by batch from the columns (pipeline), never all held at once."""
     import keras
@@ -114,7 +114,7 @@ def fit_model(spec: ModelSpec, train: WindowIndex, val: WindowIndex, scaler, cfg
     val_batches = WindowBatches(val, scaler, 2048)
     callbacks = [ValidationUAR(val_batches, val.y, log),
                  keras.callbacks.EarlyStopping(monitor="val_uar", mode="max", patience=cfg["patience"],
-                                               restore_best_weights=True)]
+                                               restore_best_weights=True), *extra_callbacks]
     weights = _class_weights(train.y, spec.n_classes) if cfg["class_weights"] else None
     fit = model.fit(batches, epochs=cfg["epochs"], validation_data=val_batches,
                     class_weight=weights, callbacks=callbacks, verbose=0)

@@ -18,6 +18,7 @@ BENCHES = {
     "ser-features": "asc_toolchain.bench.ser:bench_ser_features",
     "ser-infer": "asc_toolchain.bench.ser:bench_ser_infer",
     "train-memory": "asc_toolchain.bench.train_memory:bench_train_memory",
+    "search": "asc_toolchain.bench.search:bench_search",
 }
 
 
