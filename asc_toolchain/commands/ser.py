@@ -15,12 +15,29 @@ def train_ser(data, root, out, settings=None, skip_bad=False, log=None, **overri
     ``settings`` are the resolved `train` options (config.OPTIONS: the shared ones and the
     ser_* ones); ``overrides`` (None = keep) win over them.
     """
-    from ..ser.train import SerTrainConfig
     from ..ser.train import train_ser as _train
 
+    return _train(data, out, ser_config(settings, **overrides), root=root, skip_bad=skip_bad, log=log or _err)
+
+
+def ser_config(settings=None, **overrides):
+    """SerTrainConfig from resolved options: the shared ones, then ser_* (prefix dropped), then
+    ``overrides`` (None = keep)."""
+    from ..ser.train import SerTrainConfig
+
     ser = {k[len("ser_"):]: v for k, v in (settings or {}).items() if k.startswith("ser_")}
-    cfg = SerTrainConfig.from_settings(settings, **{**ser, **overrides})
-    return _train(data, out, cfg, root=root, skip_bad=skip_bad, log=log or _err)
+    return SerTrainConfig.from_settings(settings, **{**ser, **overrides})
+
+
+def cv_ser(data, root, folds, out, settings, skip_bad=False, as_json=False) -> None:
+    """`asc-tool cv --target jetson-ser`: speaker-independent k-fold, printed per corpus."""
+    from ..ser.cv import cross_validate_ser, summary_lines
+
+    summary = cross_validate_ser(data, out, ser_config(settings), root=root, folds=folds, skip_bad=skip_bad,
+                                 log=_err)
+    for row in summary["skipped"]:
+        _err(f"skipped {row['path']}: {row['reason']}")
+    _emit(summary, as_json, summary_lines(summary))
 
 
 def _emit(data: dict, as_json: bool, lines) -> None:

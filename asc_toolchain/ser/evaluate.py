@@ -2,7 +2,9 @@
 
 Top-4 (happiness, anger, neutral, sadness; SPEC §8): the utterances whose true label is one of
 the four, each predicted as the highest-scoring of the four (a 7-class model restricted to them).
-Per clip is the majority vote of the clip's windows (ties: highest mean score).
+Per clip is the majority vote of the clip's windows (ties: highest mean score, level ``clip``)
+and the argmax of their mean probability (test-time averaging, level ``clip_mean``); both are
+reported, and ``clip_score`` (vote / mean) picks the one the ``summary`` headline uses.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from ..evaluate.metrics import full_report
 from .data import TOP4
 
 
-def ser_reports(scores: np.ndarray, ws, class_names) -> dict:
-    """Window and clip reports for all classes, plus ``top4``, ``per_corpus`` and ``summary``."""
+def ser_reports(scores: np.ndarray, ws, class_names, clip_score: str = "vote") -> dict:
+    """Window and clip reports for all classes, plus ``top4``, ``per_corpus`` and ``summary``
+    (per clip by ``clip_score``: vote or mean)."""
     class_names = list(class_names)
     report = _report(scores, ws.y, ws.clip, class_names)
     corpora = np.array([ws.items[c].corpus or "unknown" for c in ws.clip])
@@ -22,8 +25,10 @@ def ser_reports(scores: np.ndarray, ws, class_names) -> dict:
     for corpus in sorted(set(corpora.tolist())):
         sel = corpora == corpus
         report["per_corpus"][corpus] = _report(scores[sel], ws.y[sel], ws.clip[sel], class_names)
-    report["summary"] = _summary(report)
-    report["summary_per_corpus"] = {k: _summary(v) for k, v in report["per_corpus"].items()}
+    level = CLIP_LEVELS[clip_score]
+    report["summary"] = summary_figures(report, level)
+    report["summary"]["clip_score"] = clip_score
+    report["summary_per_corpus"] = {k: summary_figures(v, level) for k, v in report["per_corpus"].items()}
     return report
 
 
@@ -50,14 +55,18 @@ def restrict_top4(scores, y, clip, class_names):
     return scores[sel][:, cols], remap[y[sel]], clip[sel], names
 
 
-def _summary(report: dict) -> dict:
-    """The headline figures (per clip), with the number of classes in the name."""
+CLIP_LEVELS = {"vote": "clip", "mean": "clip_mean"}
+
+
+def summary_figures(report: dict, level: str = "clip") -> dict:
+    """The headline figures per clip (``level`` clip = vote, clip_mean = mean probability), with
+    the number of classes in the name."""
     n = len(report["class_names"])
-    out = {f"uar_{n}_class": report["clip"]["uar"], f"macro_f1_{n}_class": report["clip"]["macro_f1"],
+    out = {f"uar_{n}_class": report[level]["uar"], f"macro_f1_{n}_class": report[level]["macro_f1"],
            "n_clips": report.get("n_clips", 0)}
     if "top4" in report:
-        out["uar_top4"] = report["top4"]["clip"]["uar"]
-        out["macro_f1_top4"] = report["top4"]["clip"]["macro_f1"]
+        out["uar_top4"] = report["top4"][level]["uar"]
+        out["macro_f1_top4"] = report["top4"][level]["macro_f1"]
     return out
 
 
@@ -82,7 +91,7 @@ def evaluate_ser(run_dir, data=None, root=None, engine: str = "keras", split: st
                  for it in run.items(split)]
     cfg = run.manifest.get("training", {})
     ws = ser_windows(items, names, cfg.get("step_s", 0.5), cfg.get("max_windows", 4), skip_bad, [], desc=engine)
-    report = ser_reports(score(run, ws), ws, names)
+    report = ser_reports(score(run, ws), ws, names, cfg.get("clip_score", "vote"))
     report["engine"] = engine
     return report
 

@@ -4,6 +4,12 @@ Writes a run directory (target ``jetson-ser``) with the model, split, metrics fo
 emotions and the top-4 subset (per window and per clip, overall and per corpus), and plots.
 The Keras pieces live here too: seeded augmented batches, per-clip validation UAR, and precise
 batch-norm statistics for short epochs.
+
+Recipe options (each off by default unless noted; config.OPTIONS ser_*): SpecAugment masks (one
+time and one mel band per window: on), mixup, speed/pitch perturbation and additive noise as
+extra precomputed windows per training utterance (windows.with_variants), class-balanced
+batches, label smoothing, linear warm-up before the cosine decay, a lower learning rate for the
+backbone than for the head, and the clip score (vote, or mean probability over the windows).
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ from .. import __version__
 from . import features as F
 from .data import NEGATIVE, TOP4, SerData, class_set, describe, load_ser_items
 from .evaluate import ser_reports
-from .windows import SerWindows, ser_windows
+from .recipe import balanced_order, make_loss, make_optimizer, mask, soft_labels
+from .windows import SerWindows, recipe_variants, ser_windows, with_variants
 
 
 FEW_STEPS = 50          # below this many steps per epoch, moving BN statistics lag (precise_bn)
@@ -48,6 +55,15 @@ class SerTrainConfig:
     val_fraction: float = 0.15
     test_fold: str | None = None
     pretrained: str | None = None    # local ImageNet weights (.npz torchvision names / .weights.h5)
+    specaugment: int = 1             # time and mel masks per window (with augment)
+    mixup: float = 0.0               # Beta(α, α) mixing of windows and labels; 0 = off
+    speed: tuple = (1.0,)            # resampling factors of the training utterances
+    noise_snr: tuple | None = None   # (lo, hi) dB: one noisy copy per training utterance
+    balanced: bool = False           # class-balanced batches instead of class weights
+    label_smoothing: float = 0.0
+    warmup: int = 0                  # epochs of linear warm-up
+    backbone_lr: float = 1.0         # backbone learning rate / head learning rate
+    clip_score: str = "vote"         # headline per-clip score: vote or mean (probability)
 
     @classmethod
     def from_settings(cls, settings: dict | None, **overrides) -> "SerTrainConfig":
@@ -76,22 +92,38 @@ class SerTrainConfig:
 def train_ser(data, out, cfg: SerTrainConfig, root=None, skip_bad: bool = False,
               log=lambda msg: print(msg, file=sys.stderr)) -> tuple[Path, dict]:
     """Train on ``data`` and write the run directory ``out``; returns (path, result dict)."""
-    from ..core.runs import run_bytes, run_destination, write_run
+    from ..core.runs import run_destination
     from ..data.split import split_by_group
 
     dest = run_destination(out)                  # checked before any work
+    variants = recipe_variants(cfg.speed, cfg.noise_snr)
     loaded = load_ser_items(data, root, cfg.classes, skip_bad, cfg.corpus)
     log(describe(loaded))
     items = loaded.items
     splits = split_by_group(items, cfg.seed, cfg.test_fraction, cfg.val_fraction, cfg.test_fold)
     class_names = [c for c in class_set(cfg.classes) if any(it.label == c for it in items)]
     sets = _window_sets(items, splits, class_names, cfg, skip_bad, loaded.skipped, log)
+    if variants:
+        sets["train"] = with_variants(sets["train"], variants, cfg.step_s, cfg.max_windows, cfg.seed, "train")
+        log(f"training windows with variants: {len(sets['train'])} ({sets['train'].originals()} as recorded)")
+    result = train_and_write(dest, sets, class_names, cfg, data, root, loaded, items, splits, log)
+    return Path(out), result
+
+
+def train_and_write(dest, sets: dict, class_names, cfg: SerTrainConfig, data, root, loaded: SerData,
+                    items, splits, log) -> dict:
+    """Fit on sets['train'] (early stopping on sets['val']), report val and test, write the run
+    directory ``dest``; returns {"test", "val", "skipped", "test_scores"}."""
+    from ..core.runs import run_bytes, write_run
+
     model, history = fit(sets["train"], sets["val"], len(class_names), cfg, log)
-    reports = {k: ser_reports(_predict(model, sets[k]), sets[k], class_names) for k in ("val", "test")}
+    scores = {k: _predict(model, sets[k]) for k in ("val", "test")}
+    reports = {k: ser_reports(scores[k], sets[k], class_names, cfg.clip_score) for k in ("val", "test")}
     manifest = _manifest(data, root, cfg, class_names, loaded, model, sets)
     with write_run(dest, needed=run_bytes(model.count_params())) as tmp:
         _write_outputs(tmp, model, items, splits, reports, history, manifest, loaded.skipped)
-    return Path(out), {"test": reports["test"], "val": reports["val"], "skipped": loaded.skipped}
+    return {"test": reports["test"], "val": reports["val"], "skipped": loaded.skipped,
+            "test_scores": scores["test"]}
 
 
 def _window_sets(items, splits, class_names, cfg, skip_bad, skipped, log) -> dict:
@@ -106,7 +138,8 @@ def _window_sets(items, splits, class_names, cfg, skip_bad, skipped, log) -> dic
 
 
 def fit(train: SerWindows, val: SerWindows, n_classes: int, cfg: SerTrainConfig, log):
-    """Adam (cosine decay), class weights, early stopping on validation UAR per clip; best weights kept."""
+    """Adam (cosine decay, optional warm-up and lower backbone rate), class weights or balanced
+    batches, early stopping on validation UAR per clip; best weights kept."""
     from .model import build_ser_model
 
     keras.utils.set_random_seed(cfg.seed)
@@ -114,21 +147,22 @@ def fit(train: SerWindows, val: SerWindows, n_classes: int, cfg: SerTrainConfig,
     if loaded:
         log(f"pretrained: {loaded}")
     x_train = train.nhwc()
-    batches = Batches(x_train, train.y, cfg.batch_size, cfg.augment, cfg.seed)
-    rate = cfg.learning_rate
-    if cfg.cosine:                 # decay to 0 over the planned epochs: steadier late epochs
-        rate = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, cfg.epochs * len(batches))
-    model.compile(optimizer=keras.optimizers.Adam(rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    soft = soft_labels(cfg)
+    batches = Batches(x_train, train.y, cfg.batch_size, cfg.specaugment if cfg.augment else 0, cfg.seed,
+                      n_classes=n_classes, epoch_size=train.originals(), balanced=cfg.balanced,
+                      mixup=cfg.mixup, one_hot=soft)
+    model.compile(optimizer=make_optimizer(cfg, len(batches)), loss=make_loss(cfg),
+                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy") if soft else "accuracy"])
     few_steps = len(batches) < FEW_STEPS
     callbacks = [ClipUAR(val.nhwc(), val.y, val.clip, log, x_train if few_steps else None),
                  keras.callbacks.EarlyStopping(monitor="val_uar", mode="max", patience=cfg.patience,
                                                restore_best_weights=True)]
-    weights = class_weights(train.y, n_classes) if cfg.class_weights else None
+    weights = class_weights(train.y, n_classes) if cfg.class_weights and not cfg.balanced else None
     if few_steps:
         log(f"{len(batches)} steps per epoch: batch-norm statistics are recomputed after each epoch")
+    y_val = np.eye(n_classes, dtype=np.float32)[val.y] if soft else val.y
     result = model.fit(batches, epochs=cfg.epochs, class_weight=weights, callbacks=callbacks,
-                       validation_data=(val.nhwc(), val.y), verbose=0)
+                       validation_data=(val.nhwc(), y_val), verbose=0)
     history = {k: [float(v) for v in vals] for k, vals in result.history.items()}
     return model, history
 
@@ -183,41 +217,52 @@ def _write_outputs(tmp: Path, model, items, splits, reports, history, manifest, 
 # Keras pieces: augmented batches and validation UAR per clip.
 
 class Batches(keras.utils.PyDataset):
-    """Shuffled NHWC batches, seeded; with ``augment`` one time mask and one mel mask per window
-    (≤ 16 frames / ≤ 16 mel rows set to 0) — time shift already comes from several windows
-    per utterance."""
+    """Seeded NHWC training batches.
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, augment: bool, seed: int):
+    Each epoch draws ``epoch_size`` windows (default: all) from the pool ``x``: shuffled without
+    repeats, or with ``balanced`` the same number of every class per batch (each class's windows
+    cycled in a fresh random order). ``augment``: that many time and mel masks per window
+    (:func:`mask`; time shift already comes from several windows per utterance). ``mixup`` α > 0
+    mixes each batch with a shuffled copy of itself, windows and one-hot labels with one weight
+    λ ~ Beta(α, α). Labels are class indices, or one-hot with ``one_hot`` (or mixup)."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, augment: int, seed: int,
+                 n_classes: int | None = None, epoch_size: int | None = None, balanced: bool = False,
+                 mixup: float = 0.0, one_hot: bool = False):
         super().__init__()
-        self.x, self.y, self.batch_size, self.augment, self.seed = x, y, batch_size, augment, seed
+        self.x, self.y, self.batch_size, self.augment, self.seed = x, y, batch_size, int(augment), seed
+        self.n_classes = int(n_classes if n_classes is not None else y.max() + 1)
+        self.epoch_size = len(y) if epoch_size is None else min(int(epoch_size), len(y))
+        self.balanced, self.mixup, self.one_hot = balanced, float(mixup), one_hot or mixup > 0
         self.epoch = 0
         self.on_epoch_end()
 
     def __len__(self) -> int:
-        return int(np.ceil(len(self.y) / self.batch_size))
+        return int(np.ceil(self.epoch_size / self.batch_size))
 
     def on_epoch_end(self) -> None:
-        self.order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.y))
+        rng = np.random.default_rng([self.seed, self.epoch])
+        if self.balanced:
+            self.order = balanced_order(self.y, len(self) * self.batch_size, self.batch_size, rng)
+        else:
+            self.order = rng.permutation(len(self.y))[:self.epoch_size]
         self.epoch += 1
 
     def __getitem__(self, i: int):
         idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
         x, y = self.x[idx].copy(), self.y[idx]
         if self.augment:
-            mask(x, np.random.default_rng([self.seed, self.epoch, i]))
-        return x, y
-
-
-def mask(x: np.ndarray, rng: np.random.Generator, max_width: int = 16) -> None:
-    """In place: per window one band of frames (all channels) and one of mel rows (channel 0)."""
-    n, rows, cols, _ = x.shape
-    for k in range(n):
-        w = rng.integers(0, max_width + 1)
-        t0 = rng.integers(0, cols - w + 1)
-        x[k, :, t0:t0 + w, :] = 0.0
-        h = rng.integers(0, max_width + 1)
-        f0 = rng.integers(0, rows - h + 1)
-        x[k, f0:f0 + h, :, 0] = 0.0
+            mask(x, np.random.default_rng([self.seed, self.epoch, i]), count=self.augment)
+        if not self.one_hot:
+            return x, y
+        target = np.eye(self.n_classes, dtype=np.float32)[y]
+        if self.mixup > 0:
+            rng = np.random.default_rng([self.seed, self.epoch, i, 1])
+            lam = np.float32(rng.beta(self.mixup, self.mixup))
+            other = rng.permutation(len(idx))
+            x = lam * x + (1 - lam) * x[other]
+            target = lam * target + (1 - lam) * target[other]
+        return x, target
 
 
 def clip_uar(scores: np.ndarray, y: np.ndarray, clip: np.ndarray) -> float:
