@@ -2,8 +2,8 @@
 emulated Cortex-M4, and check the model against whole networks of every family.
 
 Each case is a one-layer int8 network (random weights, converted like `asc-tool quantize` does),
-generated with the builtin backend, built for the M4 (-O2, the firmware's flags) with the
-semihosting test program tests/c/network_m4_main.c and run in QEMU with -icount shift=0 (time
+generated with the builtin backend, built into the runner firmware of `bench firmware --model`
+(asc_toolchain/bench/m4runner.py: -O2, the board's CPU flags) and run in QEMU with -icount shift=0 (time
 follows executed instructions), so the figures are instructions per inference. Per step kind a
 non-negative least-squares fit gives instructions ≈ a·MACs + b·outputs + c. Then whole networks of the model
 families are measured and compared with the model's prediction.
@@ -17,19 +17,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-C_DIR = ROOT / "tests" / "c"
 # measured figures by case (steps and sizes), so that an interrupted run resumes; delete it after
 # a kernel change
 CACHE = Path(tempfile.gettempdir()) / "asc-cost-measured.json"
-M4_FLAGS = ("-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-std=c99", "-O2")
 
 
 def one_layer(shape, layer):
@@ -104,6 +100,7 @@ def convert(model) -> bytes:
 
 def measure(tflite: bytes, work: Path) -> int:
     """Median instructions per inference of ``tflite`` on the emulated M4 (3 random inputs)."""
+    from asc_toolchain.bench import m4runner
     from asc_toolchain.codegen.network import generate_network_c
     from asc_toolchain.codegen.tflite_model import read_tflite
     from asc_toolchain.codegen.validate_model import random_inputs
@@ -111,25 +108,12 @@ def measure(tflite: bytes, work: Path) -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     model = read_tflite(tflite)
-    generate_network_c(tflite, work, None, name="net")
+    generate_network_c(tflite, work / "c", None, name="net")
     x = random_inputs(tuple(model.tensor(model.inputs[0]).shape[1:]), 3, 5)
-    rows = ", ".join("{" + ", ".join(str(int(v)) for v in row.reshape(-1)) + "}" for row in x)
-    (work / "inputs.h").write_text(f"#define K_N {len(x)}\nstatic const int8_t k_in[K_N]"
-                                   f"[AI_NET_IN_1_SIZE] = {{{rows}}};\n")
-    elf = work / "net.elf"
-    sources = [C_DIR / "m4_semihosting_start.c", C_DIR / "network_m4_main.c", *sorted(work.glob("*.c")),
-               *sorted(work.glob("*.S"))]
-    gcc = subprocess.run(["arm-none-eabi-gcc", *M4_FLAGS, "--specs=rdimon.specs",
-                          f"-T{C_DIR / 'm4_semihosting.ld'}", f"-I{work}", *map(str, sources), "-o", str(elf)],
-                         capture_output=True, text=True)
-    if gcc.returncode:
-        raise SystemExit(f"the M4 build failed:\n{gcc.stderr[-3000:]}")
-    run = subprocess.run(["qemu-system-arm", "-M", "b-l475e-iot01a", "-nographic", "-monitor", "none",
-                          "-serial", "null", "-icount", "shift=0", "-semihosting-config",
-                          "enable=on,target=native", "-kernel", str(elf)],
-                         capture_output=True, text=True, timeout=300, check=True)
-    counts = [int(ln.split()[-1]) for ln in run.stdout.splitlines() if ln.startswith("# instructions")]
-    return int(np.median(counts))
+    elf = m4runner.build_runner(work / "c", "net", work / "build")
+    out_size = int(np.prod(model.tensor(model.outputs[0]).shape))
+    run = m4runner.run_runner(elf, x, out_size, timeout_s=300)
+    return int(np.median(run["instructions"]))
 
 
 def main() -> None:

@@ -116,38 +116,19 @@ def test_validate_model_refuses_a_folder_of_another_model(tmp_path, cli):
 @pytest.mark.slow
 @pytest.mark.toolchain
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_mlperf_model_on_the_cortex_m4_equals_tflite_micro(name, tmp_path):
-    """The network built for the M4 (-O2, DSP) and run in the emulated board (semihosting)."""
-    gcc = require_tool("arm-none-eabi-gcc")
-    qemu = require_tool("qemu-system-arm")
-    from asc_toolchain.asc.quantize import tflm_outputs
-    from asc_toolchain.codegen.network import generate_network_c
-    from asc_toolchain.codegen.tflite_model import read_tflite
-    from asc_toolchain.codegen.validate_model import random_inputs
-
-    c_dir = Path(__file__).parent / "c"
-    tflite = mlperf_model(name).read_bytes()
-    model = read_tflite(tflite)
-    generate_network_c(tflite, tmp_path, None, name="net")
-    x = random_inputs(tuple(model.tensor(model.inputs[0]).shape[1:]), 3, 5)
-    rows = ", ".join("{" + ", ".join(str(int(v)) for v in row.reshape(-1)) + "}" for row in x)
-    (tmp_path / "inputs.h").write_text(f"#define K_N {len(x)}\nstatic const int8_t k_in[K_N]"
-                                       f"[AI_NET_IN_1_SIZE] = {{{rows}}};\n")
-    elf = tmp_path / "net.elf"
-    sources = [c_dir / "m4_semihosting_start.c", c_dir / "network_m4_main.c",
-               *sorted(tmp_path.glob("*.c"))]
-    subprocess.run([gcc, *M4_FLAGS, "--specs=rdimon.specs", f"-T{c_dir / 'm4_semihosting.ld'}",
-                    f"-I{tmp_path}", *map(str, sources), "-o", str(elf)],
-                   check=True, capture_output=True, text=True)
-    run = subprocess.run([qemu, "-M", "b-l475e-iot01a", "-nographic", "-monitor", "none", "-serial",
-                          "null", "-icount", "shift=0", "-semihosting-config",
-                          "enable=on,target=native", "-kernel", str(elf)],
-                         capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stdout[-500:] + run.stderr[-2000:]
-    lines = [ln for ln in run.stdout.splitlines() if ln.strip()]
-    got = np.array([[int(v) for v in ln.split()] for ln in lines if not ln.startswith("#")])
-    ref = tflm_outputs(tflite, x)
-    assert got.shape == ref.shape and np.array_equal(got, ref), f"{name}: the M4 build differs"
-    counts = [int(ln.split()[-1]) for ln in lines if ln.startswith("# instructions")]
-    assert len(counts) == len(x) and min(counts) > MODEL_MACS[name] // 8, counts
-    print(f"{name}: {max(counts):,} instructions per inference in the emulated M4 (-O2)")
+def test_mlperf_model_on_the_cortex_m4_equals_tflite_micro(name, tmp_path, cli):
+    """`validate --on m4`: the network built for the board's M4 (-O2, DSP) in the runner firmware,
+    run in the emulated board, equals TFLite Micro; its instruction count is plausible."""
+    require_tool("arm-none-eabi-gcc")
+    require_tool("qemu-system-arm")
+    model = mlperf_model(name)
+    out = tmp_path / "c"
+    code, _, err = cli("generate-c", "--model", model, "--out", out, "--name", "net")
+    assert code == 0, err
+    code, stdout, err = cli("validate", "--model", model, "--c-dir", out, "--samples", "5",
+                            "--on", "m4", "--json")
+    assert code == 0, err
+    m4 = json.loads(stdout)["targets"]["m4"]
+    assert (m4["bit_exact"], m4["total"], m4["max_abs_diff"]) == (5, 5, 0), m4
+    assert m4["instructions_per_inference_median"] > MODEL_MACS[name] // 8, m4
+    print(f"{name}: {m4['instructions_per_inference_median']:,} instructions per inference in the emulated M4")

@@ -6,7 +6,7 @@ Per lowered step (ir.Step, one kernel call) instructions ≈ a·MACs + b·output
 
 Where the constants come from: `scripts/measure_cost.py` builds one-layer int8 networks of each
 kind (several sizes), runs them in the emulated default board (QEMU, -icount shift=0,
-the semihosting program tests/c/network_m4_main.c, -O2 with the firmware's CPU flags) and fits
+the runner firmware of bench/m4runner.py, -O2 with the board's CPU flags) and fits
 the three numbers by non-negative least squares; it then checks the model against whole networks of every
 family. The kernels are still being made faster, so the table is kept here alone: re-run the
 script after any kernel change and paste the table it prints.
@@ -22,18 +22,19 @@ import numpy as np
 from .ir import Network, Step
 
 # kind: (instructions per MAC, per output element, per call), fitted by scripts/measure_cost.py
-# (non-negative least squares over one-layer networks of 3–6 sizes each) on the kernels of
-# 2026-12-02. The same run's check against whole networks, measured vs this model: ds_cnn and
-# inverted within ±5 %, res_ds within -13 %, seed_cnn within ±22 % (its ring-fused conv pair).
+# (non-negative least squares over one-layer networks of 3–6 sizes each) on the kernels with the
+# Cortex-M4 DSP paths (2026-12-02). The same run's check against whole networks, measured vs this
+# model: ds_cnn +0.2…+3.4 %, inverted 0…+3.5 %, res_ds −6.6…−13.2 %, seed_cnn −21.6…+22.1 % (its
+# ring-fused conv pair).
 COSTS: dict[str, tuple[float, float, float]] = {
     "conv/c1k3": (2.068, 0.0, 0.0),            # 3-wide kernel on one input channel, pool fused
     "conv/ring": (1.309, 0.0, 0.0),            # conv reading the previous conv's int16 row ring
     "conv/generic": (16.0, 1217.014, 750.0),
-    "convp": (1.247, 30.206, 73493.713),       # padded / strided / 1×1 convolution
-    "dwconv": (6.372, 0.0, 1462.385),
-    "add": (68.818, 0.0, 799.155),             # MACs of an add = its elements (two rescaled inputs)
+    "convp": (1.122, 29.301, 60867.734),       # padded / strided / 1×1 convolution
+    "dwconv": (5.482, 0.0, 4989.497),
+    "add": (68.406, 0.0, 3302.385),             # MACs of an add = its elements (two rescaled inputs)
     "mean": (5.995, 59.028, 166.667),
-    "fc": (1.946, 29.679, 260.845),
+    "fc": (1.603, 15.159, 397.131),
     "softmax": (0.0, 612.445, 146.652),
 }
 # A step kind not measured yet costs like the slowest per-MAC kind with this per-output figure.

@@ -14,15 +14,5 @@ void asc_test_reset(void)
     _start();
 }
 
-/* SysTick wraps, for programs that count time (network_m4_main.c); unused elsewhere. */
-volatile uint32_t asc_test_systick_wraps;
-void asc_test_systick(void);
-
-void asc_test_systick(void)
-{
-    asc_test_systick_wraps++;
-}
-
 __attribute__((section(".isr_vector"), used))
-static const void *const vectors[16] = {&__stack_top, (const void *)asc_test_reset,
-                                        [15] = (const void *)asc_test_systick};
+static const void *const vectors[16] = {&__stack_top, (const void *)asc_test_reset};
