@@ -256,25 +256,32 @@ def m4_case_header(kernel: str, step, x: np.ndarray, out_size: int) -> str:
                       f"static const int8_t k_in[K_N][K_IN_SIZE] = {{{inputs}}};"]) + "\n"
 
 
-@pytest.mark.slow
-@pytest.mark.toolchain
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_kernel_on_the_cortex_m4_equals_tflite_micro(name, tmp_path):
-    """The real DSP instructions and assembly, in the emulated board (semihosting test build)."""
+def run_case_on_m4(case_dir: Path) -> str:
+    """Build kernel_m4_main.c with the library and CASE_DIR/case.h for the M4 (-O2), run it in the
+    emulated board (semihosting); its stdout."""
     gcc = require_tool("arm-none-eabi-gcc")
     qemu = require_tool("qemu-system-arm")
-    kernel, step, x, ref = case_data(name)
-    (tmp_path / "case.h").write_text(m4_case_header(kernel, step, x, ref.shape[1]))
-    elf = tmp_path / "case.elf"
+    elf = case_dir / "case.elf"
     sources = [C_DIR / "m4_semihosting_start.c", C_DIR / "kernel_m4_main.c", *library_sources()]
     subprocess.run([gcc, *M4_FLAGS, "-O2", "--specs=rdimon.specs", f"-T{C_DIR / 'm4_semihosting.ld'}",
-                    f"-I{clib_dir()}", f"-I{tmp_path}", *map(str, sources), "-o", str(elf)],
+                    f"-I{clib_dir()}", f"-I{case_dir}", *map(str, sources), "-o", str(elf)],
                    check=True, capture_output=True, text=True)
     run = subprocess.run([qemu, "-M", "b-l475e-iot01a", "-nographic", "-monitor", "none", "-serial",
                           "null", "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
-    got = np.array([[int(v) for v in line.split()] for line in run.stdout.splitlines() if line.strip()])
+    return run.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.toolchain
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_kernel_on_the_cortex_m4_equals_tflite_micro(name, tmp_path):
+    """The real DSP instructions and assembly, in the emulated board (semihosting test build)."""
+    kernel, step, x, ref = case_data(name)
+    (tmp_path / "case.h").write_text(m4_case_header(kernel, step, x, ref.shape[1]))
+    stdout = run_case_on_m4(tmp_path)
+    got = np.array([[int(v) for v in line.split()] for line in stdout.splitlines() if line.strip()])
     assert got.shape == ref.shape, f"{name}: {got.shape} outputs from the board, {ref.shape} expected"
     wrong = int(np.sum(np.any(got != ref, axis=1)))
     assert wrong == 0, f"{name} (Cortex-M4): {wrong} of {len(x)} outputs differ from TFLite Micro"
@@ -369,20 +376,10 @@ def m4_edge_case_header(kind: str, step, x: np.ndarray, out_size: int) -> str:
 @pytest.mark.parametrize("name", sorted(EDGE_CASES))
 def test_edge_kernel_on_the_cortex_m4_equals_tflite_micro(name, tmp_path):
     """quantize/dequantize with the Cortex-M4's single-precision FPU, in the emulated board."""
-    gcc = require_tool("arm-none-eabi-gcc")
-    qemu = require_tool("qemu-system-arm")
     kind, step, x, ref = edge_case_data(name)
     (tmp_path / "case.h").write_text(m4_edge_case_header(kind, step, x, ref.shape[1]))
-    elf = tmp_path / "case.elf"
-    sources = [C_DIR / "m4_semihosting_start.c", C_DIR / "kernel_m4_main.c", *library_sources()]
-    subprocess.run([gcc, *M4_FLAGS, "-O2", "--specs=rdimon.specs", f"-T{C_DIR / 'm4_semihosting.ld'}",
-                    f"-I{clib_dir()}", f"-I{tmp_path}", *map(str, sources), "-o", str(elf)],
-                   check=True, capture_output=True, text=True)
-    run = subprocess.run([qemu, "-M", "b-l475e-iot01a", "-nographic", "-monitor", "none", "-serial",
-                          "null", "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr[-2000:]
-    rows = [[int(v) for v in line.split()] for line in run.stdout.splitlines() if line.strip()]
+    stdout = run_case_on_m4(tmp_path)
+    rows = [[int(v) for v in line.split()] for line in stdout.splitlines() if line.strip()]
     got = np.array(rows, np.uint32 if ref.dtype == np.float32 else np.int64)
     got = got.view(np.float32) if ref.dtype == np.float32 else got.astype(np.int8)
     assert got.shape == ref.shape, f"{name}: {got.shape} outputs from the board, {ref.shape} expected"

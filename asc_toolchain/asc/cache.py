@@ -21,7 +21,7 @@ import numpy as np
 
 from ..core.errors import DataError
 from ..data.audio import file_problem
-from ..data.audio_stream import audio_blocks
+from ..data.audio_stream import audio_blocks, segments
 from .features import FeatureParams, mel_columns
 
 CACHE_VERSION = 1
@@ -127,20 +127,9 @@ def recording_columns(path, params: FeatureParams, max_seconds: float | None = N
     """
     hop, n_fft = params.hop_length, params.n_fft
     step_samples = (FRAMES_PER_STEP - 1) * hop + n_fft
-    parts, pending, held = [], [], 0
-    for block in audio_blocks(path, params.sample_rate, max_seconds):
-        pending.append(block)
-        held += len(block)
-        if held < step_samples:
-            continue
-        buf = np.concatenate(pending)
-        while len(buf) >= step_samples:
-            parts.append(_db(mel_columns(buf[:step_samples], params)))
-            buf = buf[FRAMES_PER_STEP * hop:]
-        pending, held = [buf], len(buf)
-    buf = np.concatenate(pending) if pending else np.zeros(0, np.float32)
-    if len(buf) >= n_fft:
-        parts.append(_db(mel_columns(buf, params)))
+    parts = [_db(mel_columns(seg, params))
+             for seg in segments(path, params.sample_rate, max_seconds, step_samples,
+                                 FRAMES_PER_STEP * hop, n_fft)]
     db = np.concatenate(parts) if len(parts) > 1 else parts[0] if parts else None
     if db is None or len(db) < params.n_columns:
         return np.empty((0, params.n_mels), np.float32)

@@ -76,24 +76,13 @@ def c_end_to_end_streamed(exe: Path, path, params, max_seconds, in_size: int, n_
     """c_end_to_end on one recording read by blocks: (inputs, outputs) per segment of at most
     ``segment_windows`` windows, in order. Segments start at a multiple of the hop and overlap
     by a window less one hop, so together they hold exactly the windows of the whole recording."""
-    from ..data.audio_stream import audio_blocks
+    from ..data.audio_stream import segments
 
     hop = params.hop_length
     need = (segment_windows - 1) * hop + params.window_samples
-    pending, held = [], 0
-    for block in audio_blocks(path, params.sample_rate, max_seconds):
-        pending.append(block)
-        held += len(block)
-        if held < need:
-            continue
-        buf = np.concatenate(pending)
-        while len(buf) >= need:
-            yield c_end_to_end(exe, buf[:need], in_size, n_out)
-            buf = buf[segment_windows * hop:]
-        pending, held = [buf], len(buf)
-    buf = np.concatenate(pending) if pending else np.zeros(0, np.float32)
-    if len(buf) >= params.window_samples:
-        yield c_end_to_end(exe, buf, in_size, n_out)
+    for seg in segments(path, params.sample_rate, max_seconds, need, segment_windows * hop,
+                        params.window_samples):
+        yield c_end_to_end(exe, seg, in_size, n_out)
 
 
 # -- validation --------------------------------------------------------------------------------

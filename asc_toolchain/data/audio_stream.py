@@ -102,3 +102,25 @@ def load_audio_streamed(path: str | Path, sample_rate: int = 16000, max_seconds:
     """The whole recording as audio.load_audio returns it, read by blocks (so a deadline holds)."""
     parts = list(audio_blocks(path, sample_rate, max_seconds, deadline, on_deadline))
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def segments(path: str | Path, sample_rate: int, max_seconds: float | None, length: int,
+             step: int, min_last: int):
+    """Stream ``path`` as consecutive segments of ``length`` samples starting every ``step``
+    samples (step <= length: neighbours overlap by length - step), then the remainder from the
+    last start when it holds at least ``min_last`` samples. Only about one segment is held."""
+    pending, held = [], 0
+    for block in audio_blocks(path, sample_rate, max_seconds):
+        pending.append(block)
+        held += len(block)
+        if held < length:
+            continue
+        buf = np.concatenate(pending)
+        while len(buf) >= length:
+            yield buf[:length]
+            buf = buf[step:]
+        pending, held = [buf], len(buf)
+    buf = np.concatenate(pending) if pending else np.zeros(0, np.float32)
+    if len(buf) >= min_last:
+        yield buf
+
