@@ -221,14 +221,18 @@ def test_a_bad_input_gives_one_line_on_stderr_even_after_tensorflow_loads(broken
 def test_the_stock_interpreter_and_the_converter_print_nothing_of_their_own(quantized_run, synth_run, tmp_path):
     done = _fresh("evaluate", "--run", quantized_run, "--engine", "tflite", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-1500:]
-    assert done.stderr.splitlines()[0].startswith("tflite on "), done.stderr[:800]
-    assert "XNNPACK" not in done.stderr and "deprecated" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert any(line.startswith("tflite on ") for line in lines), done.stderr[:1500]
+    assert "XNNPACK" not in done.stderr and "deprecated" not in done.stderr, done.stderr[:1500]
+    assert not [line for line in lines if any(mark in line for mark in TF_NOISE)], done.stderr[:1500]
     run = tmp_path / "run"
     shutil.copytree(synth_run, run)
     done = _fresh("quantize", "--run", run, "--representative", "20", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-1500:]
-    assert "Saved artifact" not in done.stderr and "Endpoint" not in done.stderr, done.stderr[:800]
-    assert done.stderr.splitlines()[0].startswith("wrote "), done.stderr[:800]
+    lines = done.stderr.splitlines()
+    assert "Saved artifact" not in done.stderr and "Endpoint" not in done.stderr, done.stderr[:1500]
+    assert not [line for line in lines if any(mark in line for mark in TF_NOISE)], done.stderr[:1500]
+    assert any(line.startswith("wrote ") for line in lines), done.stderr[:1500]
 
 
 # -- config show lists the flash runners' options -----------------------------------------------
