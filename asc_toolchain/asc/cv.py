@@ -95,6 +95,15 @@ def _pooled_report(pooled: list, classes: list) -> dict:
     return full_report(y, s.argmax(axis=1), np.concatenate(clips), classes, s)
 
 
+def fold_axis(ax, summary: dict, title: str, fontsize: int = 8) -> None:
+    """Finish a per-fold bar axis of a cv summary: fold ticks, 0–1 scale, the chance line, legend."""
+    ax.set_xticks(np.arange(len(summary["folds"])), [f"fold {f['fold']}" for f in summary["folds"]])
+    ax.set_ylim(0, 1)
+    ax.axhline(1 / len(summary["pooled"]["class_names"]), color="grey", ls="--", lw=0.8)
+    ax.legend(fontsize=fontsize)
+    ax.set_title(title)
+
+
 def plot_summary(summary: dict, path: Path) -> Path:
     """Per-fold UAR bars (window, clip by vote, clip by mean probability) beside the pooled
     window and clip confusion matrices."""
@@ -108,11 +117,7 @@ def plot_summary(summary: dict, path: Path) -> Path:
         m = summary["mean_sd"][level]["uar"]
         axes[0].bar(x + (k - 1) * 0.27, [f[level]["uar"] for f in folds], 0.27,
                     label=f"{level} UAR {m['mean']:.1%} ± {m['sd']:.1%}")
-    axes[0].set_xticks(x, [f"fold {f['fold']}" for f in folds])
-    axes[0].set_ylim(0, 1)
-    axes[0].axhline(1 / len(summary["pooled"]["class_names"]), color="grey", ls="--", lw=0.8)
-    axes[0].legend(fontsize=8)
-    axes[0].set_title("test UAR per fold")
+    fold_axis(axes[0], summary, "test UAR per fold", fontsize=8)
     pooled = summary["pooled"]
     for ax, level in zip(axes[1:], ("window", "clip_mean")):
         draw_confusion(ax, pooled[level]["confusion_matrix"], pooled["class_names"],

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..asc.cv import _fold_order, _mean_sd
+from ..asc.cv import _fold_order, _mean_sd, fold_axis
 from ..core.errors import DataError, RunError
 from ..core.outdir import Destination
 from ..core.runs import run_destination, write_json
@@ -175,11 +175,7 @@ def plot_summary(summary: dict, path: Path) -> Path:
         values = [f["figures"].get(scope, {}).get("clip_mean", {}).get(fig_name, np.nan) for f in folds]
         axes[0].bar(x + (k - (len(bars) - 1) / 2) * width, values, width,
                     label=f"{scope} {fig_name}: {m['mean']:.1%} ± {m['sd']:.1%}")
-    axes[0].set_xticks(x, [f"fold {f['fold']}" for f in folds])
-    axes[0].set_ylim(0, 1)
-    axes[0].axhline(1 / len(summary["pooled"]["class_names"]), color="grey", ls="--", lw=0.8)
-    axes[0].legend(fontsize=7)
-    axes[0].set_title("test UAR per clip (mean probability), per fold")
+    fold_axis(axes[0], summary, "test UAR per clip (mean probability), per fold", fontsize=7)
     pooled = summary["pooled"]
     draw_confusion(axes[1], pooled["clip_mean"]["confusion_matrix"], pooled["class_names"],
                    f"pooled test clips: UAR {pooled['clip_mean']['uar']:.1%}")
