@@ -101,8 +101,29 @@ def test_user_float_inputs_far_outside_the_range_clamp_like_tflite_micro(tmp_pat
     code, _, err = cli("validate", "--model", model, "--c-dir", tmp_path / "c",
                        "--inputs", tmp_path / "bad.npy")
     assert code == 2 and "give float32 inputs" in err
-    code, _, err = cli("validate", "--model", model, "--c-dir", tmp_path / "c", "--on", "m4")
-    assert code == 2 and err.count("\n") == 1 and "float32 at its edges" in err
+
+
+@pytest.mark.slow
+@pytest.mark.toolchain
+def test_float_io_model_is_bit_exact_on_the_cortex_m4(tmp_path, cli):
+    """The float edges in the runner firmware in the emulated board: float32 in and out, compared
+    with TFLite Micro by bit pattern, including the extreme inputs."""
+    require_tool("arm-none-eabi-gcc")
+    require_tool("qemu-system-arm")
+    model = write(tmp_path, "float_io.tflite", float_io_tflite())
+    extra = np.zeros((2, *SHAPE), np.float32)
+    extra[0], extra[1] = 1e6, np.linspace(-300, 300, extra[1].size).reshape(SHAPE)
+    np.save(tmp_path / "x.npy", extra)
+    assert cli("generate-c", "--model", model, "--out", tmp_path / "c", "--name", "net")[0] == 0
+    code, stdout, err = cli("validate", "--model", model, "--c-dir", tmp_path / "c", "--samples",
+                            "60", "--inputs", tmp_path / "x.npy", "--on", "both", "--json")
+    assert code == 0, err
+    v = json.loads(stdout)
+    assert v["output_type"] == "float32" and set(v["targets"]) == {"host", "m4"}
+    for target in ("host", "m4"):
+        t = v["targets"][target]
+        assert (t["bit_exact"], t["total"], t["max_abs_diff"]) == (62, 62, 0.0), (target, t)
+    assert v["targets"]["m4"]["instructions_per_inference_median"] > 0
 
 
 def test_requantize_inside_the_graph_is_bit_exact(tmp_path, cli, host_cache):

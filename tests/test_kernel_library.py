@@ -23,7 +23,7 @@ from asc_toolchain.codegen.library import KERNEL_FAMILIES, clib_dir, library_fil
 C_DIR = Path(__file__).parent / "c"
 DRIVER = C_DIR / "kernel_driver.c"
 DRIVER_KERNELS = {"conv": 1, "c1k3": 2, "ring": 3, "pool": 4, "fc": 5, "softmax": 6,
-                  "convp": 10, "dwconv": 11, "convp_no_scratch": 12}
+                  "convp": 10, "dwconv": 11, "convp_no_scratch": 12, "dwconv_plane": 13}
 FIELDS = {   # the scalar fields of each configuration struct, in order (clib/asc_kernels.h)
     "conv": ("in_h", "in_w", "in_c", "out_c", "k_h", "k_w", "stride_h", "stride_w", "pool_h",
              "pool_w", "pool_stride_h", "pool_stride_w", "out_h", "out_w", "out_zero_point",
@@ -78,9 +78,20 @@ CASES = {
     "convp_reference_rq": ("convp", (7, 6, 4), lambda L: [L.Conv2D(4, 3, padding="same")]),
     "convp_no_scratch": ("convp_no_scratch", (7, 7, 3),
                          lambda L: [L.Conv2D(4, 3, padding="same", activation="relu")]),
-    # depthwise, the DSP path (3-wide rows unrolled with SSAT; any kernel up to 5x5; dilation;
-    # the reference requantization) and its fallbacks (depth multiplier 2, channels not a
-    # multiple of 4, a 7x7 kernel)
+    # depthwise through the scratch plane (3x3 in assembly with the [lo, 127] clamp, 5x5 with
+    # stride and the [lo, hi] clamp, dilation, the reference requantization, a 7x7 kernel)
+    "dwconv_plane_3x3": ("dwconv_plane", (7, 6, 8),
+                         lambda L: [L.DepthwiseConv2D(3, padding="same", activation="relu")]),
+    "dwconv_plane_5x5_stride2": ("dwconv_plane", (11, 9, 4), lambda L: [
+        L.DepthwiseConv2D(5, strides=2, padding="same", activation="relu6")]),
+    "dwconv_plane_dilated": ("dwconv_plane", (9, 9, 4),
+                             lambda L: [L.DepthwiseConv2D(3, dilation_rate=2, padding="same")]),
+    "dwconv_plane_reference_rq": ("dwconv_plane", (6, 6, 4),
+                                  lambda L: [L.DepthwiseConv2D(3, padding="same")]),
+    "dwconv_plane_7x7_valid": ("dwconv_plane", (9, 9, 8), lambda L: [L.DepthwiseConv2D(7)]),
+    # depthwise in place, the DSP path (3-wide rows unrolled with SSAT; any kernel up to 5x5;
+    # dilation; the reference requantization) and its fallbacks (depth multiplier 2, channels
+    # not a multiple of 4, a 7x7 kernel)
     "dwconv_3x3": ("dwconv", (7, 6, 8),
                    lambda L: [L.DepthwiseConv2D(3, padding="same", activation="relu")]),
     "dwconv_5x5_stride2": ("dwconv", (11, 9, 4), lambda L: [
@@ -98,10 +109,12 @@ CASES = {
 }
 # Cases whose kernel runs with the reference requantization even where the one-rounding form
 # is exact (the generator's choice when it is not: every DSP path has both).
-REFERENCE_RQ = {"convp_reference_rq", "dwconv_reference_rq", "fully_connected_reference_rq"}
+REFERENCE_RQ = {"convp_reference_rq", "dwconv_reference_rq", "dwconv_plane_reference_rq",
+                "fully_connected_reference_rq"}
 # Cases run with a narrower activation clamp than their model's (as a fused activation or pool
 # gives): the expected outputs are TFLite Micro's clipped to it, the clamp being the last step.
-CLAMPED = {"convp_dilated": (-100, 90), "dwconv_dilated": (-100, 90)}
+CLAMPED = {"convp_dilated": (-100, 90), "dwconv_dilated": (-100, 90),
+           "dwconv_plane_dilated": (-100, 90)}
 N_INPUTS = 64
 
 
@@ -120,12 +133,22 @@ def one_layer_tflite(name: str) -> bytes:
     return convert_int8(model, rng.normal(0, 1, (32, *shape)).astype(np.float32))
 
 
+def kernel_weights(step) -> np.ndarray:
+    """The step's weights as the kernel reads them (int16 matrix-product order for convp, grouped
+    rows for fc)."""
+    from asc_toolchain.codegen.lower_ops import pack_convp_weights, pack_fc_weights
+
+    if step.kind == "convp":
+        return pack_convp_weights(step.weights)
+    return pack_fc_weights(step.weights) if step.kind == "fc" else step.weights.reshape(-1)
+
+
 def encode(kernel: str, step, inputs: np.ndarray) -> bytes:
     """The driver's input: kernel, configuration, tables, weights, biases, then the inputs."""
     words = [DRIVER_KERNELS[kernel], *(int(step.cfg[f]) for f in FIELDS[step.kind])]
     if step.kind in ("conv", "fc", "convp", "dwconv"):
-        words += [*step.multiplier, *step.shift, step.weights.size, *step.weights.reshape(-1).tolist(),
-                  *step.bias.tolist()]
+        weights = kernel_weights(step)
+        words += [*step.multiplier, *step.shift, weights.size, *weights.tolist(), *step.bias.tolist()]
     words += [len(inputs), *inputs.reshape(-1).tolist()]
     return np.asarray(words, "<i4").tobytes()
 
@@ -148,7 +171,8 @@ NETWORK_TESTED = {"convp", "dwconv", "pool2", "add", "mean", "pad", "concat"}
 def test_every_kernel_family_has_a_case():
     """A new kernel family (a row of library.KERNEL_FAMILIES) comes with its cases here, or in
     the generator's property test (NETWORK_TESTED)."""
-    families = {"c1k3": "conv", "ring": "conv", "convp_no_scratch": "convp"}
+    families = {"c1k3": "conv", "ring": "conv", "convp_no_scratch": "convp",
+                "dwconv_plane": "dwconv"}
     assert ({families.get(k, k) for k, _, _ in CASES.values()} | NETWORK_TESTED
             | {k for k, _, _, _ in EDGE_CASES.values()} == set(KERNEL_FAMILIES))
     assert {k for k, _, _ in CASES.values()} == set(DRIVER_KERNELS)
@@ -243,10 +267,15 @@ def m4_case_header(kernel: str, step, x: np.ndarray, out_size: int) -> str:
              f"#define K_IN_SIZE {x[0].size}", f"#define K_OUT_SIZE {out_size}"]
     if kernel == "convp":
         lines.append(f"#define K_SCRATCH ASC_CONVP_SCRATCH({c['k_h']}, {c['k_w']}, {c['in_c']}, 0)")
+    if kernel == "dwconv_plane":
+        plane = [(c[f"out_{d}"] - 1) * c[f"stride_{d}"] + (c[f"k_{d}"] - 1) * c[f"dil_{d}"] + 1
+                 for d in "hw"]
+        lines.append(f"#define K_SCRATCH {4 * (plane[0] * plane[1] + c['k_h'] * c['k_w']) + 40}")
     if step.kind in ("conv", "fc", "convp", "dwconv"):
+        w_type = "int16_t" if step.kind == "convp" else "int8_t"
         lines += [f"static const int32_t k_mult[] = {{{arr(step.multiplier)}}};",
                   f"static const int8_t k_shift[] = {{{arr(step.shift)}}};",
-                  f"static const int8_t k_w[] = {{{arr(step.weights)}}};",
+                  f"static const {w_type} k_w[] = {{{arr(kernel_weights(step))}}};",
                   f"static const uint8_t k_b[] = {{{arr(np.asarray(step.bias, '<i4').view(np.uint8))}}};"]
         tables = ", k_mult, k_shift"
     fields = ", ".join(str(int(c[f])) for f in FIELDS[step.kind])

@@ -23,19 +23,19 @@ from .ir import Network, Step
 
 # kind: (instructions per MAC, per output element, per call), fitted by scripts/measure_cost.py
 # (non-negative least squares over one-layer networks of 3–6 sizes each) on the kernels with the
-# Cortex-M4 DSP paths (2026-12-02). The same run's check against whole networks, measured vs this
-# model: ds_cnn +0.2…+3.4 %, inverted 0…+3.5 %, res_ds −6.6…−13.2 %, seed_cnn −21.6…+22.1 % (its
-# ring-fused conv pair).
+# three-pixel matrix product, the depthwise padded plane and grouped dense rows (2026-12-02). The
+# same run's check against whole networks, measured vs this model: ds_cnn +1.3…+3.3 %, inverted
+# −3.3…+0.1 %, res_ds −7.7…−18.8 %, seed_cnn −21.6…+22.1 % (its ring-fused conv pair).
 COSTS: dict[str, tuple[float, float, float]] = {
-    "conv/c1k3": (2.068, 0.0, 0.0),            # 3-wide kernel on one input channel, pool fused
+    "conv/c1k3": (2.069, 0.0, 0.0),            # 3-wide kernel on one input channel, pool fused
     "conv/ring": (1.309, 0.0, 0.0),            # conv reading the previous conv's int16 row ring
-    "conv/generic": (16.0, 1217.014, 750.0),
-    "convp": (1.122, 29.301, 60867.734),       # padded / strided / 1×1 convolution
-    "dwconv": (5.482, 0.0, 4989.497),
-    "add": (68.406, 0.0, 3302.385),             # MACs of an add = its elements (two rescaled inputs)
-    "mean": (5.995, 59.028, 166.667),
-    "fc": (1.603, 15.159, 397.131),
-    "softmax": (0.0, 612.445, 146.652),
+    "conv/generic": (16.0, 1216.58, 1000.0),
+    "convp": (0.809, 15.71, 66991.702),        # padded / strided / 1×1 convolution
+    "dwconv": (2.91, 0.0, 12306.558),
+    "add": (68.866, 0.0, 0.0),                 # MACs of an add = its elements (two rescaled inputs)
+    "mean": (5.941, 57.292, 250.0),
+    "fc": (1.478, 0.0, 484.243),
+    "softmax": (0.0, 584.607, 314.229),
 }
 # A step kind not measured yet costs like the slowest per-MAC kind with this per-output figure.
 UNKNOWN_PER_OUTPUT = 20.0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import threading
 from pathlib import Path
 
 from ..core.errors import ToolMissingError
@@ -55,7 +56,7 @@ def build(sources: list[Path], name: str, *, include_dirs: tuple = (), defines: 
     if exe.is_file():
         return exe
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = exe.with_name(f".{exe.name}.{os.getpid()}.tmp")
+    tmp = exe.with_name(f".{exe.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     argv = [cc, *flags, *(f"-I{d}" for d in dirs), *(str(s) for s in sources), "-o", str(tmp), "-lm"]
     (executor or Executor()).run(argv, timeout=300)
     os.replace(tmp, exe)

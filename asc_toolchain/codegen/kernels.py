@@ -31,10 +31,28 @@ def _acc_bound(step: Step) -> np.ndarray:
 
 
 def convp_scratch_bytes(cfg: dict) -> int:
-    """Bytes of scratch the DSP convolution needs (clib: ASC_CONVP_SCRATCH int16): two output
+    """Bytes of scratch the DSP convolution needs (clib: ASC_CONVP_SCRATCH int16): three output
     pixels' int16 taps, then, with a fused ADD, their outputs before it."""
-    taps = cfg["k_h"] * cfg["k_w"] * cfg["in_c"]
-    return 2 * (2 * ((taps + 3) & ~3) + (cfg["out_c"] if cfg.get("add") else 0))
+    groups = (cfg["k_h"] * cfg["k_w"] * cfg["in_c"] + 3) // 4
+    add_c = cfg["out_c"] if cfg.get("add") else 0
+    return 2 * (12 * groups + (3 * add_c + 1) // 2)
+
+
+DW_SCRATCH_FREE = 4 * 1024     # bytes of depthwise scratch always worth their arena room
+
+
+def dwconv_scratch_bytes(cfg: dict) -> int:
+    """Bytes of scratch the DSP depthwise convolution reads through (clib: ASC_DW_SCRATCH int16):
+    the padded input plane of 4 channels as int16 and their weights as pairs; 0 where that path
+    does not apply (depth multiplier > 1, channels not a multiple of 4) or the plane would cost
+    more than half the layer's input (and over DW_SCRATCH_FREE): the in-place path runs there."""
+    if cfg["depth_mult"] != 1 or cfg["out_c"] % 4:
+        return 0
+    ph = (cfg["out_h"] - 1) * cfg["stride_h"] + (cfg["k_h"] - 1) * cfg["dil_h"] + 1
+    pw = (cfg["out_w"] - 1) * cfg["stride_w"] + (cfg["k_w"] - 1) * cfg["dil_w"] + 1
+    size = 2 * (4 * (ph * pw + cfg["k_h"] * cfg["k_w"]) + 40)
+    in_bytes = cfg["in_h"] * cfg["in_w"] * cfg["in_c"]
+    return size if size <= max(in_bytes // 2, DW_SCRATCH_FREE) else 0
 
 
 def fast_requantize_ok(step: Step) -> bool:
@@ -55,12 +73,15 @@ def choose_kernels(steps: list[Step]) -> None:
     """Tag each conv with the kernel its DSP build uses: 'c1k3' (one input channel, 3-wide
     kernel, 2-wide pool of stride 2, stride 1) or 'generic'; 'fast_rq' when `asc_rq` is exact
     (also on dense, padded and depthwise steps, whose DSP paths take it when set). Padded
-    convolutions get 'scratch_bytes': the arena room their DSP matrix product needs."""
+    convolutions get 'scratch_bytes': the arena room their DSP matrix product needs; depthwise
+    ones the room for their padded plane where that path applies."""
     for s in steps:
         if s.kind in ("fc", "convp", "dwconv"):
             s.cfg["fast_rq"] = fast_requantize_ok(s)
         if s.kind == "convp":
             s.cfg["scratch_bytes"] = convp_scratch_bytes(s.cfg)
+        if s.kind == "dwconv":
+            s.cfg["scratch_bytes"] = dwconv_scratch_bytes(s.cfg)
         if s.kind != "conv":
             continue
         c = s.cfg

@@ -226,13 +226,14 @@ def _retarget_output(steps: list[Step], model: TfliteModel, alias: dict[int, int
 
 
 def _layout_weights(steps: list[Step], alignment: int) -> bytes:
-    """Concatenate each layer's int8 weights, padded, then its little-endian int32 biases."""
+    """Concatenate each layer's weights as its kernel reads them (lower_ops.blob_weights), padded,
+    then its little-endian int32 biases."""
     blob = bytearray()
     for s in steps:
         if s.weights is None:
             continue
         s.weights_offset = len(blob)
-        blob += s.weights.astype(np.int8).tobytes()
+        blob += lower_ops.blob_weights(s)
         blob += bytes((-len(blob)) % alignment)
         s.bias_offset = len(blob)
         blob += s.bias.astype("<i4").tobytes()

@@ -57,6 +57,44 @@ def lower_convp(model: TfliteModel, op: Operator, i: int, srcs: list[int]) -> St
                 _raw_bias(bias, oc), macc=macc)
 
 
+def pack_convp_weights(w: np.ndarray) -> np.ndarray:
+    """int8 weights [out_c][k_h][k_w][in_c] as the int16 matrix-product order of the kernel
+    library (clib/asc_kernels.h, ASC_CONVP_WEIGHT): taps padded to groups of 4, channels to
+    pairs; per pair and group the words (taps 0, 2) and (1, 3) of each channel of the pair."""
+    oc = w.shape[0]
+    taps = w.reshape(oc, -1).astype(np.int16)
+    groups = (taps.shape[1] + 3) // 4
+    padded = np.zeros((oc + oc % 2, 4 * groups), np.int16)
+    padded[:oc, :taps.shape[1]] = taps
+    # [pair][channel j][group][half][h] with tap = 4 group + 2 half + h -> [pair][group][h][j][half]
+    five = padded.reshape(-1, 2, groups, 2, 2)
+    return np.ascontiguousarray(five.transpose(0, 2, 4, 1, 3)).reshape(-1)
+
+
+def pack_fc_weights(w: np.ndarray) -> np.ndarray:
+    """int8 dense weights [out][in] in the grouped order of the kernel library (clib/asc_kernels.h,
+    asc_fc_weight): per group of 4 rows the 4 rows' words of each 4 inputs, then each row's last
+    in % 4 weights; the out % 4 last rows plain."""
+    n_out, n = w.shape
+    full, groups = n & ~3, n_out // 4
+    parts = []
+    for g in range(groups):
+        rows = w[4 * g:4 * g + 4]
+        parts.append(rows[:, :full].reshape(4, -1, 4).transpose(1, 0, 2).reshape(-1))
+        parts.append(rows[:, full:].reshape(-1))
+    parts.append(w[4 * groups:].reshape(-1))
+    return np.concatenate(parts).astype(np.int8)
+
+
+def blob_weights(step: Step) -> bytes:
+    """A step's weights as the kernel reads them from the weights blob."""
+    if step.kind == "convp":
+        return pack_convp_weights(step.weights).astype("<i2").tobytes()
+    if step.kind == "fc":
+        return pack_fc_weights(step.weights).tobytes()
+    return step.weights.astype(np.int8).tobytes()
+
+
 def lower_dwconv(model: TfliteModel, op: Operator, i: int, srcs: list[int]) -> Step:
     """DEPTHWISE_CONV_2D, any padding, stride, dilation and depth multiplier."""
     w, bias = q.op_weights(model, op, i, axis=3)

@@ -17,6 +17,7 @@ from ..core.errors import DataError
 from . import library
 from .ir import Network, Step
 from .lower import lower
+from .lower_ops import blob_weights
 from .render import c_float, check_identifier, render
 from .tflite_model import read_tflite
 
@@ -122,7 +123,7 @@ def activations_size(net: Network) -> int:
 
 def _layer_summary(s: Step) -> dict:
     return {"name": s.name, "kind": s.kind, "macc": s.macc,
-            "weights_bytes": 0 if s.weights is None else int(s.weights.size + 4 * s.bias.size)}
+            "weights_bytes": 0 if s.weights is None else len(blob_weights(s)) + 4 * int(s.bias.size)}
 
 
 def _describe(s: Step) -> str:

@@ -39,8 +39,9 @@ def build_harness(c_dir: Path, sanitize: bool = False, dsp_emulate: bool = False
 
     c_dir = Path(c_dir).resolve()
     harness_dir = hostbuild.cache_dir() / "harness"
-    harness = harness_dir / "asc_host_harness.c"
-    tmp = render("asc_host_harness.c.j2", harness_dir / f".harness.{os.getpid()}.tmp",
+    # one file per network name: validations of differently named networks may run at once
+    harness = harness_dir / f"asc_host_harness_{name}.c"
+    tmp = render("asc_host_harness.c.j2", harness_dir / f".harness.{name}.{os.getpid()}.tmp",
                  model_hash="-", source="asc-tool validate", name=name, NAME=name.upper())
     tmp.replace(harness)
     sources = [*network_sources(c_dir, name), harness]

@@ -119,12 +119,8 @@ def validate_model(model_path, c_dir, samples: int = 1000, seed: int = 0, inputs
     name = find_network(Path(c_dir), model_hash(tflite))
     shape = tuple(model.tensor(model.inputs[0]).shape[1:])
     if _is_float(model, model.inputs[0]) or _is_float(model, model.outputs[0]):
-        if on != "host":
-            raise ConfigError(f"{model_path}: --on {on} runs int8-in/int8-out networks; this one has "
-                              "float32 at its edges", "validate it with --on host (its quantize/"
-                              "dequantize kernels are held to TFLite Micro on the M4 by the kernel tests)")
         return _validate_float(model, tflite, model_path, c_dir, name, shape, samples, seed, inputs,
-                               sanitize)
+                               sanitize, on, board)
     x = random_inputs(shape, samples, seed)
     if inputs:
         x = np.concatenate([x, _user_inputs(inputs, shape)])
@@ -154,9 +150,10 @@ def _host_outputs(c_dir: Path, name: str, x: np.ndarray, n_out: int, sanitize: b
     return c_network_outputs(exe, x, n_out)
 
 
-def _m4_outputs(c_dir: Path, name: str, x: np.ndarray, n_out: int, board):
-    """Outputs of the runner firmware built with the C of ``c_dir`` for the board's M4 (-O2, the
-    DSP paths) and run in the emulated board; and its board, ELF sizes and instructions."""
+def _m4_outputs(c_dir: Path, name: str, x: np.ndarray, n_out: int, board, out_dtype=np.int8):
+    """Outputs (``out_dtype``) of the runner firmware built with the C of ``c_dir`` for the board's
+    M4 (-O2, the DSP paths) and run in the emulated board; and its board, ELF sizes and
+    instructions."""
     import tempfile
 
     from ..bench import m4runner
@@ -168,12 +165,13 @@ def _m4_outputs(c_dir: Path, name: str, x: np.ndarray, n_out: int, board):
     with tempfile.TemporaryDirectory(prefix="asc-validate-m4-") as tmp:
         elf = m4runner.build_runner(c_dir, name, Path(tmp), board)
         memory = memory_report(elf, board)
-        run = m4runner.run_runner(elf, x, n_out, board, timeout_s=3600 + 2 * len(x))
+        run = m4runner.run_runner(elf, x, n_out, board, timeout_s=3600 + 2 * len(x),
+                                  out_dtype=out_dtype)
     got = run["outputs"]
     if got.shape != (len(x), n_out):
         raise RunError(f"the emulated board returned {len(got)} of {len(x)} outputs",
                        "run validate again; report it if it stays")
-    return got.astype(np.int8), {
+    return got.astype(out_dtype), {
         "board": board.name, "emulator": f"QEMU {board.need('qemu').machine}, -icount shift=0",
         "elf_flash_bytes": memory["flash_bytes"], "elf_ram_bytes": memory["ram_bytes"],
         "instructions_per_inference_median": int(np.median(run["instructions"])) if run["instructions"] else None}
@@ -184,10 +182,10 @@ def _is_float(model, idx: int) -> bool:
 
 
 def _validate_float(model, tflite: bytes, model_path: Path, c_dir, name: str, shape, samples: int,
-                    seed: int, inputs, sanitize: bool) -> dict:
+                    seed: int, inputs, sanitize: bool, on: str = "host", board=None) -> dict:
     """validate_model for a network with a float32 input or output (QUANTIZE/DEQUANTIZE at the
     edges): float inputs over the input's quantized range and beyond; outputs compared by their
-    bit patterns (float32) or values (int8)."""
+    bit patterns (float32) or values (int8), on the host and/or the emulated board's M4."""
     from .lower_edges import edge_quantization
     from .validate import build_harness
 
@@ -201,16 +199,25 @@ def _validate_float(model, tflite: bytes, model_path: Path, c_dir, name: str, sh
         x = np.concatenate([x, _user_inputs(inputs, shape, x.dtype.type)])
     out_dtype = np.float32 if out_float else np.int8
     ref = tflm_outputs_typed(tflite, x, out_dtype)
-    exe = build_harness(Path(c_dir), sanitize=sanitize, name=name)
-    got = c_outputs_typed(exe, x, ref.shape[1], out_dtype)
-    same = (got.view(np.uint32) == ref.view(np.uint32)) if out_float else (got == ref)
-    exact = int(np.all(same, axis=1).sum())
-    diff = np.abs(got.astype(np.float64) - ref.astype(np.float64)).max(initial=0.0)
-    network = {"bit_exact": exact, "total": int(len(x)),
-               "bit_exact_pct": round(100.0 * exact / max(1, len(x)), 3),
-               "max_abs_diff": float(diff) if out_float else int(diff)}
+    targets = {}
+    if on in ("host", "both"):
+        exe = build_harness(Path(c_dir), sanitize=sanitize, name=name)
+        targets["host"] = _compare_typed(c_outputs_typed(exe, x, ref.shape[1], out_dtype), ref)
+    if on in ("m4", "both"):
+        got, extra = _m4_outputs(Path(c_dir), name, x, ref.shape[1], board, out_dtype)
+        targets["m4"] = {**_compare_typed(got, ref), **extra}
     return {"c_dir": str(c_dir), "model": str(model_path), "name": name, "sanitizers": sanitize,
-            "seed": seed, "unit": "inputs", "files": generated_files(name), "on": "host",
+            "seed": seed, "unit": "inputs", "files": generated_files(name), "on": on,
             "input_type": "float32" if in_float else "int8",
             "output_type": "float32" if out_float else "int8",
-            "network": network, "targets": {"host": network}}
+            "network": next(iter(targets.values())), "targets": targets}
+
+
+def _compare_typed(got: np.ndarray, ref: np.ndarray) -> dict:
+    """_compare for int8 or float32 outputs (float32 by bit pattern)."""
+    if ref.dtype != np.float32:
+        return _compare(got, ref)
+    exact = int(np.all(got.view(np.uint32) == ref.view(np.uint32), axis=1).sum())
+    diff = np.abs(got.astype(np.float64) - ref.astype(np.float64)).max(initial=0.0)
+    return {"bit_exact": exact, "total": int(len(ref)),
+            "bit_exact_pct": round(100.0 * exact / max(1, len(ref)), 3), "max_abs_diff": float(diff)}

@@ -69,6 +69,17 @@ static int8_t *next_i8(size_t n)
     return a;
 }
 
+/* n words as int16 values. */
+static int16_t *next_i16(size_t n)
+{
+    int16_t *a = (int16_t *)take(n * sizeof *a);
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        a[i] = (int16_t)next();
+    }
+    return a;
+}
+
 static int8_t *next_shifts(size_t n)
 {
     return next_i8(n);
@@ -266,13 +277,16 @@ static void edge_cases(int kernel)
     }
 }
 
-/* Padded or depthwise convolution cases (asc_convp_cfg). */
+/* Padded or depthwise convolution cases (asc_convp_cfg): 10 the matrix product (int16
+ * weights, scratch), 12 the same without scratch, 11 depthwise in place, 13 depthwise through
+ * its scratch plane. */
 static void convp_cases(int kernel)
 {
     asc_convp_cfg c;
-    const int8_t *w;
+    const int8_t *w = NULL;
+    const int16_t *w16 = NULL;
     const uint8_t *b;
-    int16_t *scratch;
+    int16_t *scratch = NULL;
     int32_t n;
     c.in_h = (uint16_t)next(); c.in_w = (uint16_t)next(); c.in_c = (uint16_t)next();
     c.out_h = (uint16_t)next(); c.out_w = (uint16_t)next(); c.out_c = (uint16_t)next();
@@ -284,19 +298,26 @@ static void convp_cases(int kernel)
     c.fast_rq = next();
     c.multiplier = next_i32(c.out_c);
     c.shift = next_shifts(c.out_c);
-    w = next_i8((size_t)next());
+    if (kernel == 10 || kernel == 12) {
+        w16 = next_i16((size_t)next());
+    } else {
+        w = next_i8((size_t)next());
+    }
     b = next_bias_le(c.out_c);
-    scratch = kernel == 10 ? (int16_t *)take(2 * (size_t)ASC_CONVP_SCRATCH(c.k_h, c.k_w, c.in_c, 0))
-                           : NULL;
+    if (kernel == 10) {
+        scratch = (int16_t *)take(2 * (size_t)ASC_CONVP_SCRATCH(c.k_h, c.k_w, c.in_c, 0));
+    } else if (kernel == 13) {
+        scratch = (int16_t *)take(2 * (size_t)ASC_DW_SCRATCH(&c));
+    }
     n = next();
     while (n-- > 0) {
         const size_t out_size = (size_t)c.out_h * c.out_w * c.out_c;
         const int8_t *in = next_i8((size_t)c.in_h * c.in_w * c.in_c);
         int8_t *out = (int8_t *)take(out_size);
-        if (kernel == 11) {
-            asc_dwconv_s8(&c, w, b, in, out);
+        if (kernel == 11 || kernel == 13) {
+            asc_dwconv_s8(&c, w, b, in, out, scratch);
         } else {
-            asc_convp_s8(&c, w, b, in, NULL, NULL, out, scratch);
+            asc_convp_s8(&c, w16, b, in, NULL, NULL, out, scratch);
         }
         emit(out, out_size);
     }
@@ -317,7 +338,7 @@ int main(void)
         softmax_cases();
     } else if (kernel >= 7 && kernel <= 9) {
         edge_cases(kernel);
-    } else if (kernel >= 10 && kernel <= 12) {
+    } else if (kernel >= 10 && kernel <= 13) {
         convp_cases(kernel);
     } else {
         fprintf(stderr, "kernel_driver: unknown kernel %ld\n", (long)kernel);

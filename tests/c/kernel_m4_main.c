@@ -19,8 +19,8 @@ static K_OUT_T k_out[K_OUT_SIZE];
 #if K_KERNEL == 3
 static int16_t k_ring[K_IN_SIZE];
 #endif
-#if K_KERNEL == 10
-static int32_t k_scratch[(K_SCRATCH + 1) / 2];  /* int16 columns, word-aligned as in an arena */
+#if K_KERNEL == 10 || K_KERNEL == 13
+static int32_t k_scratch[(K_SCRATCH + 1) / 2];  /* int16 scratch, word-aligned as in an arena */
 #endif
 
 static ASC_NOINLINE void run(const K_IN_T *in)
@@ -53,7 +53,9 @@ static ASC_NOINLINE void run(const K_IN_T *in)
 #elif K_KERNEL == 10
     asc_convp_s8(&k_cfg, k_w, k_b, in, NULL, NULL, k_out, (int16_t *)(void *)k_scratch);
 #elif K_KERNEL == 11
-    asc_dwconv_s8(&k_cfg, k_w, k_b, in, k_out);
+    asc_dwconv_s8(&k_cfg, k_w, k_b, in, k_out, NULL);
+#elif K_KERNEL == 13
+    asc_dwconv_s8(&k_cfg, k_w, k_b, in, k_out, (int16_t *)(void *)k_scratch);
 #elif K_KERNEL == 12
     asc_convp_s8(&k_cfg, k_w, k_b, in, NULL, NULL, k_out, NULL);
 #else

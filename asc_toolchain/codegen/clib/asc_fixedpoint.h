@@ -8,19 +8,47 @@
  * rounding right shift, then the output zero point and the activation clamp. */
 
 #include <stdint.h>
+#include <string.h>
 
 #include "asc_dsp.h"
 
 static inline int32_t asc_load_i32_le(const uint8_t *p)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    int32_t v;                  /* one load on a little-endian core */
+    memcpy(&v, p, sizeof v);
+    return v;
+#else
     const uint32_t u = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16)
                        | ((uint32_t)p[3] << 24);
     return (int32_t)u;
+#endif
 }
 
 static inline int32_t asc_clamp(int32_t v, int32_t lo, int32_t hi)
 {
     return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* max(v, lo) and min(v, hi) without a branch (a compare and one conditional move on the core). */
+static inline int32_t asc_max(int32_t v, int32_t lo)
+{
+#if ASC_DSP_TARGET && defined(__GNUC__)
+    __asm__("cmp %0, %1\n\tit lt\n\tmovlt %0, %1" : "+r"(v) : "r"(lo) : "cc");
+    return v;
+#else
+    return v < lo ? lo : v;
+#endif
+}
+
+static inline int32_t asc_min(int32_t v, int32_t hi)
+{
+#if ASC_DSP_TARGET && defined(__GNUC__)
+    __asm__("cmp %0, %1\n\tit gt\n\tmovgt %0, %1" : "+r"(v) : "r"(hi) : "cc");
+    return v;
+#else
+    return v > hi ? hi : v;
+#endif
 }
 
 /* The activation clamp; one saturating instruction when it is the whole int8 range (the
@@ -100,6 +128,13 @@ static inline int32_t asc_rq(int32_t acc, int32_t m, int32_t e)
 {
     const int32_t x = asc_hmul(acc, m);
     return (x + (x >> 31) + ((int32_t)1 << (e - 1))) >> e;
+}
+
+/* asc_rq with its rounding constant precomputed: half = 2^(e-1). */
+static inline int32_t asc_rq_half(int32_t acc, int32_t m, int32_t e, int32_t half)
+{
+    const int32_t x = asc_hmul(acc, m);
+    return (x + (x >> 31) + half) >> e;
 }
 
 #endif /* ASC_FIXEDPOINT_H */

@@ -12,7 +12,9 @@
  * fixed-point multiplier and shift per output channel), so results are bit-exact with the
  * TensorFlow Lite Micro reference kernels. The input zero point is folded into the biases by
  * the generator (valid padding only), so the inner loops are plain int8 dot products. Weights
- * are int8; biases are little-endian int32 (bias_le), so the weights blob may be any byte array.
+ * are int8 (dense rows grouped, asc_fc_weight), int16 for the padded convolution's matrix
+ * product (ASC_CONVP_WEIGHT); biases are little-endian int32 (bias_le); every layer's weights
+ * start on a 4-byte boundary of the blob.
  * Define ASC_NO_DSP to force the portable paths on a DSP core. */
 
 #include <stdint.h>
@@ -73,7 +75,17 @@ void asc_conv_rows(const asc_conv_cfg *cfg, const int8_t *weights, const uint8_t
 /* pool_s8.c: max-pool (valid padding), int8 NHWC in and out. */
 void asc_maxpool_s8(const asc_pool_cfg *cfg, const int8_t *input, int8_t *output);
 
-/* fully_connected_s8.c: weights int8 [out_features][in_features]. */
+/* fully_connected_s8.c: weights int8, outputs in groups of 4: per group, for each 4 inputs the
+ * 4 rows' words (row 0's 4 weights, row 1's, ...), then the last in_features % 4 weights of
+ * each row in turn; the out_features % 4 last rows plain, one after another. asc_fc_weight
+ * gives the index of weight (o, i). */
+static inline int32_t asc_fc_weight(int32_t n, int32_t o, int32_t i)
+{
+    const int32_t full = n & ~3;
+    const int32_t base = (o & ~3) * n;
+    return i < full ? base + (i >> 2) * 16 + (o & 3) * 4 + (i & 3)
+                    : base + 4 * full + (o & 3) * (n - full) + (i - full);
+}
 void asc_fc_s8(const asc_fc_cfg *cfg, const int8_t *weights, const uint8_t *bias_le,
                const int8_t *input, int8_t *output);
 
@@ -202,17 +214,34 @@ typedef struct {
 
 /* conv_pad_s8.c / depthwise_s8.c. With ``add`` (else NULL) a residual ADD is fused in: each
  * output is asc_add_one(add, convolution output, residual[same index]); output may be residual
- * (each element is read before it is written). ``scratch`` (ASC_CONVP_SCRATCH int16 values,
- * 4-aligned, or NULL) lets a DSP core run the convolution as a matrix product: the taps of two
- * output pixels with the input offset added, zero in the padding (ASC_CONVP_COLUMNS int16),
- * then, with a fused ADD (add_c = out_c; else 0), room for the two pixels' outputs before it. */
-#define ASC_CONVP_COLUMNS(k_h, k_w, in_c) (2 * (((int32_t)(k_h) * (k_w) * (in_c) + 3) & ~3))
-#define ASC_CONVP_SCRATCH(k_h, k_w, in_c, add_c) (ASC_CONVP_COLUMNS(k_h, k_w, in_c) + (add_c))
-void asc_convp_s8(const asc_convp_cfg *cfg, const int8_t *weights, const uint8_t *bias_le,
+ * (each element is read before it is written). Convolution weights are int16 in matrix-product
+ * order: taps (kernel order [k_h][k_w][in_c]) padded with zeros to whole groups of 4, output
+ * channels in pairs (an odd last channel paired with a zero row); per pair and group four
+ * words: taps (0, 2) of channel 0, of channel 1, then taps (1, 3) of each, low half first --
+ * ASC_CONVP_WEIGHT(groups, oc, tap) is the index of a weight. ``scratch``
+ * (ASC_CONVP_SCRATCH int16 values, 4-aligned, or NULL) lets a DSP core run the convolution as
+ * a matrix product: the taps of three output pixels with the input offset added, zero in the
+ * padding (ASC_CONVP_COLUMNS int16), then, with a fused ADD (add_c = out_c; else 0), room for
+ * the three pixels' outputs before it. */
+#define ASC_CONVP_GROUPS(k_h, k_w, in_c) (((int32_t)(k_h) * (k_w) * (in_c) + 3) >> 2)
+#define ASC_CONVP_WEIGHT(groups, oc, t)                                                            \
+    ((((((oc) >> 1) * (groups) + ((t) >> 2)) * 4 + ((t) & 1) * 2 + ((oc) & 1)) << 1)                \
+     + (((t) >> 1) & 1))
+#define ASC_CONVP_COLUMNS(k_h, k_w, in_c) (12 * ASC_CONVP_GROUPS(k_h, k_w, in_c))
+#define ASC_CONVP_SCRATCH(k_h, k_w, in_c, add_c)                                                   \
+    (ASC_CONVP_COLUMNS(k_h, k_w, in_c) + (3 * (int32_t)(add_c) + 1) / 2)
+void asc_convp_s8(const asc_convp_cfg *cfg, const int16_t *weights, const uint8_t *bias_le,
                   const int8_t *input, const asc_add_cfg *add, const int8_t *residual,
                   int8_t *output, int16_t *scratch);
+/* Depthwise ``scratch`` (ASC_DW_SCRATCH int16, 4-aligned, or NULL): a DSP core with depth
+ * multiplier 1 and channels a multiple of 4 copies the padded input plane of 4 channels at a
+ * time into it as int16 (ASC_DW_PLANE_H x ASC_DW_PLANE_W pixels of 4 values), then a table of
+ * their biases, weights as pairs (4 int16 per tap) and requantization (40 int16). */
+#define ASC_DW_PLANE_H(c) (((c)->out_h - 1) * (c)->stride_h + ((c)->k_h - 1) * (c)->dil_h + 1)
+#define ASC_DW_PLANE_W(c) (((c)->out_w - 1) * (c)->stride_w + ((c)->k_w - 1) * (c)->dil_w + 1)
+#define ASC_DW_SCRATCH(c) (4 * (ASC_DW_PLANE_H(c) * ASC_DW_PLANE_W(c) + (c)->k_h * (c)->k_w) + 40)
 void asc_dwconv_s8(const asc_convp_cfg *cfg, const int8_t *weights, const uint8_t *bias_le,
-                   const int8_t *input, int8_t *output);
+                   const int8_t *input, int8_t *output, int16_t *scratch);
 /* pool_s8.c */
 void asc_avgpool2_s8(const asc_pool2_cfg *cfg, const int8_t *input, int8_t *output);
 void asc_maxpool2_s8(const asc_pool2_cfg *cfg, const int8_t *input, int8_t *output);

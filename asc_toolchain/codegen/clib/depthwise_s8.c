@@ -3,8 +3,11 @@
 
 /* Depthwise convolution with any padding, stride, dilation and depth multiplier, reference
  * arithmetic. Weights [k_h][k_w][out_c]; output channel oc reads input channel oc / depth_mult.
- * On a DSP core (depth multiplier 1, channels a multiple of 4, kernels up to 5x5) four channels
- * a pass with halfword multiply-accumulates: the same sums. */
+ * On a DSP core (depth multiplier 1, channels a multiple of 4) four channels a pass with
+ * halfword multiply-accumulates: the same sums; through the scratch when given (any kernel),
+ * else reading the input in place (kernels up to 5x5). */
+
+#include <string.h>
 
 #include "asc_kernels.h"
 
@@ -30,13 +33,25 @@ static int32_t dw_acc(const asc_convp_cfg *cfg, const int8_t *weights, const int
 #define DW_MAX_TAPS 25      /* kernels up to 5x5 take the DSP path */
 
 /* One output of the DSP path: requantized and clamped. ``fast`` (a constant in each instance):
- * 0 the reference arithmetic; 1 the one-rounding form; 2 that and a clamp to the whole int8
- * range (one saturating instruction). */
+ * 0 the reference arithmetic; 1 the one-rounding form; 2-4 that with the clamp as SSAT and
+ * branch-free max/min (2: the whole int8 range, 3: [lo, 127], 4: [lo, hi]). */
+ASC_INLINE int8_t dw_clamp(int32_t fast, int32_t v, int32_t lo, int32_t hi)
+{
+    if (fast >= 2) {        /* 2: the whole int8 range; 3: [lo, 127]; 4: [lo, hi] */
+        v = ASC_SAT8(v);
+        v = fast >= 3 ? asc_max(v, lo) : v;
+        v = fast == 4 ? asc_min(v, hi) : v;
+    } else {
+        v = asc_clamp(v, lo, hi);
+    }
+    return (int8_t)v;
+}
+
 ASC_INLINE int8_t dw_out(int32_t fast, int32_t acc, int32_t m, int32_t shift, int32_t zp,
                          int32_t lo, int32_t hi)
 {
-    acc = (fast ? asc_rq(acc, m, -shift) : asc_requantize(acc, m, (int)shift)) + zp;
-    return (int8_t)(fast == 2 ? ASC_SAT8(acc) : asc_clamp(acc, lo, hi));
+    return dw_clamp(fast, (fast ? asc_rq(acc, m, -shift) : asc_requantize(acc, m, (int)shift)) + zp,
+                    lo, hi);
 }
 
 /* Channels [c, c + 4) of the whole output. Their weights are sign-extended once into halfword
@@ -52,6 +67,54 @@ ASC_INLINE void dw_tap(const int8_t *src, const int32_t *w, int32_t off2, int32_
     *a2 = ASC_SMLATT(x02, w[0], *a2);
     *a1 = ASC_SMLABB(x13, w[1], *a1);
     *a3 = ASC_SMLATT(x13, w[1], *a3);
+}
+
+/* One tap of four channels from the plane: x02/x13 the channel pairs of the input (offset
+ * added), w their weights. */
+ASC_INLINE void dw_pair(int32_t x02, int32_t x13, const int32_t *w, int32_t *a0, int32_t *a1,
+                        int32_t *a2, int32_t *a3)
+{
+    *a0 = ASC_SMLABB(x02, w[0], *a0);
+    *a2 = ASC_SMLATT(x02, w[0], *a2);
+    *a1 = ASC_SMLABB(x13, w[1], *a1);
+    *a3 = ASC_SMLATT(x13, w[1], *a3);
+}
+
+/* The nine taps of a 3x3 kernel from three plane rows (r0, r1, r2 at the pixel's first
+ * column): per tap two doubleword loads (input pairs, weight pairs) and four multiply-
+ * accumulates, in assembly in optimized target builds (immediate offsets; the compiler would
+ * spill). */
+ASC_INLINE void dw_taps33(const int32_t *r0, const int32_t *r1, const int32_t *r2,
+                          const int32_t *wx, int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3)
+{
+#if ASC_M4_ASM
+#define ASC_DW_TAP(ROW, X, W)                                                                      \
+    "ldrd %[x02], %[x13], [%[" ROW "], #" X "]\n\t"                                              \
+    "ldrd %[w02], %[w13], [%[wx], #" W "]\n\t"                                                   \
+    "smlabb %[a0], %[x02], %[w02], %[a0]\n\t"                                                    \
+    "smlatt %[a2], %[x02], %[w02], %[a2]\n\t"                                                    \
+    "smlabb %[a1], %[x13], %[w13], %[a1]\n\t"                                                    \
+    "smlatt %[a3], %[x13], %[w13], %[a3]\n\t"
+    int32_t x02;
+    int32_t x13;
+    int32_t w02;
+    int32_t w13;
+    __asm__(ASC_DW_TAP("r0", "0", "0") ASC_DW_TAP("r0", "8", "8") ASC_DW_TAP("r0", "16", "16")
+            ASC_DW_TAP("r1", "0", "24") ASC_DW_TAP("r1", "8", "32") ASC_DW_TAP("r1", "16", "40")
+            ASC_DW_TAP("r2", "0", "48") ASC_DW_TAP("r2", "8", "56") ASC_DW_TAP("r2", "16", "64")
+            : [a0] "+r"(*a0), [a1] "+r"(*a1), [a2] "+r"(*a2), [a3] "+r"(*a3), [x02] "=&r"(x02),
+              [x13] "=&r"(x13), [w02] "=&r"(w02), [w13] "=&r"(w13)
+            : [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [wx] "r"(wx)
+            : "memory");
+#undef ASC_DW_TAP
+#else
+    int32_t k;
+    for (k = 0; k < 3; ++k) {
+        dw_pair(r0[2 * k], r0[2 * k + 1], wx + 2 * k, a0, a1, a2, a3);
+        dw_pair(r1[2 * k], r1[2 * k + 1], wx + 6 + 2 * k, a0, a1, a2, a3);
+        dw_pair(r2[2 * k], r2[2 * k + 1], wx + 12 + 2 * k, a0, a1, a2, a3);
+    }
+#endif
 }
 
 /* kw3: a constant in each instance, 1 when the kernel is 3 wide without dilation, so a full row
@@ -147,6 +210,250 @@ ASC_INLINE void dw_group(const asc_convp_cfg *cfg, int32_t fast, int kw3, const 
     }
 }
 
+/* The depthwise table in the scratch after the plane (words): biases of the 4 channels, the
+ * weights as pairs (DW_WX: 2 per tap), then for the 3x3 rows in assembly per channel the
+ * multiplier, the rounding half with the output zero point folded in (half + zp * 2^e) and the
+ * right shift e, then lo, hi, the output pixel stride in bytes (channels) and the plane's row
+ * pitch in bytes. */
+#define DW_WX 4
+#define DW_RQ (DW_WX + 18)
+#define DW_LO (DW_RQ + 12)
+#define DW_TABLE_WORDS (DW_LO + 4)
+
+#if ASC_M4_ASM
+/* Fills the table's assembly part; 0 (use C) when folding the zero point into the rounding
+ * half could overflow: |hmul| < 2^30, so half + |zp| 2^e must stay below 2^30 (e <= 22). */
+static int dw_table(const asc_convp_cfg *cfg, int32_t c, const int32_t b[4], int32_t pw,
+                    int32_t *table)
+{
+    int32_t k;
+    for (k = 0; k < 4; ++k) {
+        const int32_t e = -cfg->shift[c + k];
+        if (e < 1 || e > 22) {
+            return 0;
+        }
+        table[k] = b[k];
+        table[DW_RQ + 3 * k] = cfg->multiplier[c + k];
+        table[DW_RQ + 3 * k + 1] = ((int32_t)1 << (e - 1)) + cfg->out_zero_point * ((int32_t)1 << e);
+        table[DW_RQ + 3 * k + 2] = e;
+    }
+    table[DW_LO] = cfg->act_min;
+    table[DW_LO + 1] = cfg->act_max;
+    table[DW_LO + 2] = cfg->out_c;
+    table[DW_LO + 3] = 8 * pw;
+    return 1;
+}
+
+/* One output row of a 3x3 depthwise convolution, stride 1, no dilation, four channels: n
+ * pixels from the plane row ``row`` (and the two below it, a pitch apart), outputs at out, out +
+ * channels, ... Registers: r0-r2 the three plane rows (each advanced 8 bytes a pixel by the
+ * post-indexed load of its first tap), r3 the table, r4-r7 the accumulators, r8-r11 the input
+ * and weight pairs (then the requantization's operands), r12 the output, lr the count. */
+#define DW_STR(x) #x
+#define DW_XSTR(x) DW_STR(x)
+#define DW_TAP(R, X, T)                                                                            \
+    "ldrd r8, r9, [" R X "\n\t"                                                                   \
+    "ldrd r10, r11, [r3, #(4 * " DW_XSTR(DW_WX) " + 8 * (" T "))]\n\t"                           \
+    "smlabb r4, r8, r10, r4\n\t"                                                                  \
+    "smlatt r6, r8, r10, r6\n\t"                                                                  \
+    "smlabb r5, r9, r11, r5\n\t"                                                                  \
+    "smlatt r7, r9, r11, r7\n\t"
+#define DW_ROW(R, K)                                                                               \
+    DW_TAP(R, ", #8]", #K " + 1") DW_TAP(R, ", #16]", #K " + 2") DW_TAP(R, "], #8", #K)
+/* Channel K (accumulator A): lo in r11 when LO, hi when HI. */
+#define DW_OUT(A, K, LO, HI)                                                                       \
+    "ldrd r8, r9, [r3, #(4 * " DW_XSTR(DW_RQ) " + 12 * " #K ")]\n\t"                             \
+    "ldr r10, [r3, #(4 * " DW_XSTR(DW_RQ) " + 12 * " #K " + 8)]\n\t"                             \
+    "lsl " A ", " A ", #1\n\t"                                                                    \
+    "smmulr " A ", " A ", r8\n\t"                                                                 \
+    "add " A ", " A ", " A ", asr #31\n\t"                                                        \
+    "add " A ", " A ", r9\n\t"                                                                    \
+    "asr " A ", " A ", r10\n\t"                                                                   \
+    "ssat " A ", #8, " A "\n\t"                                                                   \
+    ".if " #LO "\n\t"                                                                             \
+    "cmp " A ", r11\n\t"                                                                          \
+    "it lt\n\t"                                                                                   \
+    "movlt " A ", r11\n\t"                                                                        \
+    ".endif\n\t"                                                                                  \
+    ".if " #HI "\n\t"                                                                             \
+    "ldr r10, [r3, #(4 * " DW_XSTR(DW_LO) " + 4)]\n\t"                                           \
+    "cmp " A ", r10\n\t"                                                                          \
+    "it gt\n\t"                                                                                   \
+    "movgt " A ", r10\n\t"                                                                        \
+    ".endif\n\t"                                                                                  \
+    "strb " A ", [r12, #" #K "]\n\t"
+#define DW_ROW33(NAME, LO, HI)                                                                     \
+    __attribute__((naked, noinline, unused)) static void NAME(                                     \
+        __attribute__((unused)) const int32_t *row, __attribute__((unused)) const int32_t *table,   \
+        __attribute__((unused)) int8_t *out, __attribute__((unused)) int32_t n)                    \
+    {                                                                                              \
+        __asm__("push {r3-r11, lr}\n\t"                                                           \
+                "mov r12, r2\n\t"                                                                 \
+                "mov lr, r3\n\t"                                                                  \
+                "mov r3, r1\n\t"                                                                  \
+                "ldr r8, [r3, #(4 * " DW_XSTR(DW_LO) " + 12)]\n\t"                               \
+                "add r1, r0, r8\n\t"                                                              \
+                "add r2, r1, r8\n"                                                                 \
+                "1:\n\t"                                                                          \
+                "ldm r3, {r4-r7}\n\t"                                                             \
+                DW_ROW("r0", 0) DW_ROW("r1", 3) DW_ROW("r2", 6)                                    \
+                ".if " #LO "\n\t"                                                                 \
+                "ldr r11, [r3, #(4 * " DW_XSTR(DW_LO) ")]\n\t"                                   \
+                ".endif\n\t"                                                                      \
+                DW_OUT("r4", 0, LO, HI) DW_OUT("r5", 1, LO, HI) DW_OUT("r6", 2, LO, HI)            \
+                DW_OUT("r7", 3, LO, HI)                                                            \
+                "ldr r8, [r3, #(4 * " DW_XSTR(DW_LO) " + 8)]\n\t"                                \
+                "add r12, r12, r8\n\t"                                                            \
+                "subs lr, lr, #1\n\t"                                                             \
+                "bne 1b\n\t"                                                                      \
+                "pop {r3-r11, pc}\n\t");                                                          \
+    }
+DW_ROW33(dw_row33_sat, 0, 0)
+DW_ROW33(dw_row33_lo, 1, 0)
+DW_ROW33(dw_row33_lohi, 1, 1)
+#undef DW_ROW33
+#undef DW_OUT
+#undef DW_ROW
+#undef DW_TAP
+#endif
+
+/* Channels [c, c + 4) through the scratch: the padded input plane of those channels as int16
+ * pairs (channels 0/2 and 1/3 of each pixel, input offset added, zero in the padding), so every
+ * output reads all its taps with two loads each and no edge cases; the weights as pairs after
+ * it. ``fast`` as in dw_out; k33: a 3x3 kernel without dilation (nine straight-line taps). */
+ASC_INLINE void dw_plane_group(const asc_convp_cfg *cfg, int32_t fast, int k33,
+                               const int8_t *weights, const uint8_t *bias_le, const int8_t *input,
+                               int8_t *output, int32_t c, int32_t *plane)
+{
+    const int32_t ch = cfg->out_c;
+    const int32_t kk = (int32_t)cfg->k_h * cfg->k_w;
+    const int32_t ph = ASC_DW_PLANE_H(cfg);
+    const int32_t pw = ASC_DW_PLANE_W(cfg);
+    const int32_t off2 = (int32_t)((uint32_t)(uint16_t)cfg->in_offset * 0x10001u);
+    const int32_t zp = cfg->out_zero_point;
+    const int32_t lo = cfg->act_min;
+    const int32_t hi = cfg->act_max;
+    const int32_t b0 = asc_load_i32_le(bias_le + 4 * c);
+    const int32_t b1 = asc_load_i32_le(bias_le + 4 * c + 4);
+    const int32_t b2 = asc_load_i32_le(bias_le + 4 * c + 8);
+    const int32_t b3 = asc_load_i32_le(bias_le + 4 * c + 12);
+#if ASC_M4_ASM
+    const int32_t b[4] = {b0, b1, b2, b3};
+#endif
+    int32_t *table = plane + 2 * ph * pw;     /* DW_TABLE_WORDS: see dw_row33 */
+    int32_t *wx = table + DW_WX;
+    int32_t rq[12];         /* per channel: multiplier, right shift, its rounding half */
+    int32_t py;
+    int32_t oy;
+    int32_t k;
+    for (k = 0; k < kk; ++k) {
+        const int32_t v = asc_ld32(weights + k * ch + c);
+        wx[2 * k] = ASC_SXTB16(v);
+        wx[2 * k + 1] = ASC_SXTB16_ROR8(v);
+    }
+    for (k = 0; k < 4 && fast; ++k) {
+        rq[3 * k] = cfg->multiplier[c + k];
+        rq[3 * k + 1] = -cfg->shift[c + k];
+        rq[3 * k + 2] = (int32_t)1 << (rq[3 * k + 1] - 1);
+    }
+    {
+        /* plane rows [y_lo, y_hi) and columns [x_lo, x_hi) hold input pixels, the same for every
+         * group of channels; the padding around them is zeroed once, with the first group */
+        const int32_t x_lo = cfg->pad_left < pw ? cfg->pad_left : pw;
+        const int32_t x_hi = cfg->pad_left + cfg->in_w < pw ? cfg->pad_left + cfg->in_w : pw;
+        const int32_t y_lo = cfg->pad_top < ph ? cfg->pad_top : ph;
+        const int32_t y_hi = cfg->pad_top + cfg->in_h < ph ? cfg->pad_top + cfg->in_h : ph;
+        if (c == 0) {
+            memset(plane, 0, 8 * (size_t)ph * (size_t)pw);
+        }
+        for (py = y_lo; py < y_hi; ++py) {
+            const int8_t *src = input + ((py - cfg->pad_top) * cfg->in_w + x_lo - cfg->pad_left) * ch + c;
+            int32_t *d = plane + 2 * (py * pw + x_lo);
+            int32_t *stop = d + 2 * (x_hi - x_lo);
+            for (; d != stop; d += 2, src += ch) {
+                const int32_t v = asc_ld32(src);
+                d[0] = ASC_SXTAB16(off2, v);
+                d[1] = ASC_SXTAB16_ROR8(off2, v);
+            }
+        }
+    }
+#if ASC_M4_ASM
+    if (k33 && fast >= 2 && cfg->stride_w == 1 && dw_table(cfg, c, b, pw, table)) {
+        for (oy = 0; oy < cfg->out_h; ++oy) {
+            const int32_t *row = plane + 2 * oy * cfg->stride_h * pw;
+            int8_t *out = output + oy * cfg->out_w * ch + c;
+            if (fast == 2) {
+                dw_row33_sat(row, table, out, cfg->out_w);
+            } else if (fast == 3) {
+                dw_row33_lo(row, table, out, cfg->out_w);
+            } else {
+                dw_row33_lohi(row, table, out, cfg->out_w);
+            }
+        }
+        return;
+    }
+#endif
+    for (oy = 0; oy < cfg->out_h; ++oy) {
+        const int32_t *row = plane + 2 * oy * cfg->stride_h * pw;
+        int8_t *out = output + oy * cfg->out_w * ch + c;
+        int32_t ox;
+        for (ox = 0; ox < cfg->out_w; ++ox, out += ch, row += 2 * cfg->stride_w) {
+            int32_t a0 = b0;
+            int32_t a1 = b1;
+            int32_t a2 = b2;
+            int32_t a3 = b3;
+            if (k33) {
+                dw_taps33(row, row + 2 * pw, row + 4 * pw, wx, &a0, &a1, &a2, &a3);
+            } else {
+                int32_t ky;
+                int32_t kx;
+                for (ky = 0; ky < cfg->k_h; ++ky) {
+                    const int32_t *src = row + 2 * ky * cfg->dil_h * pw;
+                    for (kx = 0; kx < cfg->k_w; ++kx, src += 2 * cfg->dil_w) {
+                        dw_pair(src[0], src[1], wx + 2 * (ky * cfg->k_w + kx), &a0, &a1, &a2, &a3);
+                    }
+                }
+            }
+            if (fast) {
+                out[0] = dw_clamp(fast, asc_rq_half(a0, rq[0], rq[1], rq[2]) + zp, lo, hi);
+                out[1] = dw_clamp(fast, asc_rq_half(a1, rq[3], rq[4], rq[5]) + zp, lo, hi);
+                out[2] = dw_clamp(fast, asc_rq_half(a2, rq[6], rq[7], rq[8]) + zp, lo, hi);
+                out[3] = dw_clamp(fast, asc_rq_half(a3, rq[9], rq[10], rq[11]) + zp, lo, hi);
+            } else {
+                out[0] = dw_out(0, a0, cfg->multiplier[c], cfg->shift[c], zp, lo, hi);
+                out[1] = dw_out(0, a1, cfg->multiplier[c + 1], cfg->shift[c + 1], zp, lo, hi);
+                out[2] = dw_out(0, a2, cfg->multiplier[c + 2], cfg->shift[c + 2], zp, lo, hi);
+                out[3] = dw_out(0, a3, cfg->multiplier[c + 3], cfg->shift[c + 3], zp, lo, hi);
+            }
+        }
+    }
+}
+
+static void dw_plane(const asc_convp_cfg *layer, const int8_t *weights, const uint8_t *bias_le,
+                     const int8_t *input, int8_t *output, int16_t *scratch)
+{
+    const asc_convp_cfg local = *layer;
+    const int k33 = local.k_w == 3 && local.dil_w == 1 && local.k_h == 3 && local.dil_h == 1;
+    const int32_t fast = !local.fast_rq ? 0
+                         : (local.act_min == -128 && local.act_max == 127) ? 2
+                         : local.act_max == 127 ? 3 : 4;
+    int32_t *plane = (int32_t *)(void *)scratch;
+    int32_t c;
+    for (c = 0; c < local.out_c; c += 4) {
+        if (k33 && fast == 2) {
+            dw_plane_group(&local, 2, 1, weights, bias_le, input, output, c, plane);
+        } else if (k33 && fast == 3) {
+            dw_plane_group(&local, 3, 1, weights, bias_le, input, output, c, plane);
+        } else if (k33 && fast == 4) {
+            dw_plane_group(&local, 4, 1, weights, bias_le, input, output, c, plane);
+        } else if (fast) {
+            dw_plane_group(&local, 1, 0, weights, bias_le, input, output, c, plane);
+        } else {
+            dw_plane_group(&local, 0, 0, weights, bias_le, input, output, c, plane);
+        }
+    }
+}
+
 /* The DSP path: depth multiplier 1, channels a multiple of 4, at most DW_MAX_TAPS taps; four
  * channels per pass over the whole output. */
 static void dw_dsp(const asc_convp_cfg *layer, const int8_t *weights, const uint8_t *bias_le,
@@ -173,16 +480,22 @@ static void dw_dsp(const asc_convp_cfg *layer, const int8_t *weights, const uint
 #endif
 
 void asc_dwconv_s8(const asc_convp_cfg *cfg, const int8_t *weights, const uint8_t *bias_le,
-                   const int8_t *input, int8_t *output)
+                   const int8_t *input, int8_t *output, int16_t *scratch)
 {
     int oy;
     int ox;
     int oc;
 #if ASC_USE_DSP
+    if (scratch && cfg->depth_mult == 1 && (cfg->out_c & 3) == 0) {
+        dw_plane(cfg, weights, bias_le, input, output, scratch);
+        return;
+    }
     if (cfg->depth_mult == 1 && (cfg->out_c & 3) == 0 && (int32_t)cfg->k_h * cfg->k_w <= DW_MAX_TAPS) {
         dw_dsp(cfg, weights, bias_le, input, output);
         return;
     }
+#else
+    (void)scratch;
 #endif
     for (oy = 0; oy < cfg->out_h; ++oy) {
         for (ox = 0; ox < cfg->out_w; ++ox) {

@@ -1,9 +1,10 @@
 /* Part of the asc-tool kernel library (asc_toolchain/codegen/clib), copied unchanged into every
  * generated network folder; edit the library, not the copy. */
 
-/* Fully connected layer: one int8 dot product per output, requantized and clamped. On a DSP core
- * four outputs a pass, each input word loaded and sign-extended once for four weight rows (the
- * inner loop in assembly in optimized GCC builds). */
+/* Fully connected layer: one int8 dot product per output, requantized and clamped; weights in
+ * the grouped order of asc_kernels.h. On a DSP core four outputs a pass, each input word loaded
+ * and sign-extended once for the group's four weight words (the inner loop in assembly in
+ * optimized GCC builds). */
 
 #include "asc_kernels.h"
 
@@ -50,17 +51,16 @@ ASC_INLINE int8_t fc_out(const asc_fc_cfg *cfg, int32_t fast, int32_t acc, int32
     return (int8_t)(fast == 2 ? ASC_SAT8(acc) : asc_clamp(acc, cfg->act_min, cfg->act_max));
 }
 
-/* Outputs [o, o + 4): four weight rows against one input word, so each group of 4 inputs is
- * loaded and sign-extended once for four dot products. */
+/* Outputs [o, o + 4) (a whole group of the weights' layout, asc_kernels.h): per 4 inputs one
+ * input word sign-extended once and the group's four weight words read as two doublewords. */
 ASC_INLINE void fc_four(const asc_fc_cfg *cfg, int32_t fast, const int8_t *weights,
                         const uint8_t *bias_le, const int8_t *input, int8_t *output, int32_t o)
 {
     const int32_t n = cfg->in_features;
     const int32_t full = n & ~3;
-    const int8_t *w0 = weights + o * n;
-    const int8_t *w1 = w0 + n;
-    const int8_t *w2 = w1 + n;
-    const int8_t *w3 = w2 + n;
+    const int32_t rest = n - full;
+    const int8_t *w = weights + o * n;
+    const int8_t *tail = w + 4 * full;
     int32_t a0 = asc_load_i32_le(bias_le + 4 * o);
     int32_t a1 = asc_load_i32_le(bias_le + 4 * o + 4);
     int32_t a2 = asc_load_i32_le(bias_le + 4 * o + 8);
@@ -74,61 +74,60 @@ ASC_INLINE void fc_four(const asc_fc_cfg *cfg, int32_t fast, const int8_t *weigh
         const int8_t *end = input + full8;
         int32_t x0;
         int32_t x1;
-        int32_t v;
+        int32_t v0;
+        int32_t v1;
         int32_t t;
-#define ASC_FC_ROW(a, w)                                                                          \
-        "ldr %[v], [%[" w "]], #4\n\t"                                                           \
-        "sxtb16 %[t], %[v]\n\t"                                                                  \
+#define ASC_FC_ROW(a, v)                                                                          \
+        "sxtb16 %[t], %[" v "]\n\t"                                                               \
         "smlad %[" a "], %[x0], %[t], %[" a "]\n\t"                                              \
-        "sxtb16 %[v], %[v], ror #8\n\t"                                                          \
-        "smlad %[" a "], %[x1], %[v], %[" a "]\n\t"
+        "sxtb16 %[" v "], %[" v "], ror #8\n\t"                                                   \
+        "smlad %[" a "], %[x1], %[" v "], %[" a "]\n\t"
 #define ASC_FC_STEP                                                                               \
         "ldr %[x1], [%[xp]], #4\n\t"                                                             \
         "sxtb16 %[x0], %[x1]\n\t"                                                                \
         "sxtb16 %[x1], %[x1], ror #8\n\t"                                                        \
-        ASC_FC_ROW("a0", "w0") ASC_FC_ROW("a1", "w1") ASC_FC_ROW("a2", "w2") ASC_FC_ROW("a3", "w3")
+        "ldrd %[v0], %[v1], [%[w]], #8\n\t"                                                      \
+        ASC_FC_ROW("a0", "v0") ASC_FC_ROW("a1", "v1")                                             \
+        "ldrd %[v0], %[v1], [%[w]], #8\n\t"                                                      \
+        ASC_FC_ROW("a2", "v0") ASC_FC_ROW("a3", "v1")
         __asm__("1:\n\t"
                 ASC_FC_STEP
                 ASC_FC_STEP
                 "cmp %[xp], %[end]\n\t"
                 "bne 1b"
                 : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xp] "+r"(xp),
-                  [w0] "+r"(w0), [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [x0] "=&r"(x0),
-                  [x1] "=&r"(x1), [v] "=&r"(v), [t] "=&r"(t)
+                  [w] "+r"(w), [x0] "=&r"(x0), [x1] "=&r"(x1), [v0] "=&r"(v0), [v1] "=&r"(v1),
+                  [t] "=&r"(t)
                 : [end] "r"(end)
                 : "cc", "memory");
 #undef ASC_FC_STEP
 #undef ASC_FC_ROW
-        w0 -= full8;
-        w1 -= full8;
-        w2 -= full8;
-        w3 -= full8;
         i = full8;
     }
 #endif
-    for (; i < full; i += 4) {
+    for (; i < full; i += 4, w += 16) {
         const int32_t x = asc_ld32(input + i);
         const int32_t x0 = ASC_SXTB16(x);
         const int32_t x1 = ASC_SXTB16_ROR8(x);
-        int32_t v = asc_ld32(w0 + i);
+        int32_t v = asc_ld32(w);
         a0 = ASC_SMLAD(x0, ASC_SXTB16(v), a0);
         a0 = ASC_SMLAD(x1, ASC_SXTB16_ROR8(v), a0);
-        v = asc_ld32(w1 + i);
+        v = asc_ld32(w + 4);
         a1 = ASC_SMLAD(x0, ASC_SXTB16(v), a1);
         a1 = ASC_SMLAD(x1, ASC_SXTB16_ROR8(v), a1);
-        v = asc_ld32(w2 + i);
+        v = asc_ld32(w + 8);
         a2 = ASC_SMLAD(x0, ASC_SXTB16(v), a2);
         a2 = ASC_SMLAD(x1, ASC_SXTB16_ROR8(v), a2);
-        v = asc_ld32(w3 + i);
+        v = asc_ld32(w + 12);
         a3 = ASC_SMLAD(x0, ASC_SXTB16(v), a3);
         a3 = ASC_SMLAD(x1, ASC_SXTB16_ROR8(v), a3);
     }
-    for (; i < n; ++i) {
-        const int32_t x = input[i];
-        a0 += x * w0[i];
-        a1 += x * w1[i];
-        a2 += x * w2[i];
-        a3 += x * w3[i];
+    for (i = 0; i < rest; ++i) {
+        const int32_t x = input[full + i];
+        a0 += x * tail[i];
+        a1 += x * tail[rest + i];
+        a2 += x * tail[2 * rest + i];
+        a3 += x * tail[3 * rest + i];
     }
     output[o] = fc_out(cfg, fast, a0, o);
     output[o + 1] = fc_out(cfg, fast, a1, o + 1);
@@ -165,8 +164,15 @@ void asc_fc_s8(const asc_fc_cfg *cfg, const int8_t *weights, const uint8_t *bias
     o = fc_blocks(cfg, weights, bias_le, input, output);
 #endif
     for (; o < cfg->out_features; ++o) {
-        const int32_t acc = asc_load_i32_le(bias_le + 4 * o)
-                            + dot_s8(input, weights + o * cfg->in_features, cfg->in_features);
+        int32_t acc = asc_load_i32_le(bias_le + 4 * o);
+        if (o >= (cfg->out_features & ~3)) {       /* the last rows: plain */
+            acc += dot_s8(input, weights + o * cfg->in_features, cfg->in_features);
+        } else {
+            int32_t i;
+            for (i = 0; i < cfg->in_features; ++i) {
+                acc += (int32_t)input[i] * weights[asc_fc_weight(cfg->in_features, o, i)];
+            }
+        }
         output[o] = finish(cfg, acc, o);
     }
 }
