@@ -64,10 +64,11 @@ CASES = {
     "maxpool": ("pool", (9, 8, 3), lambda L: [L.MaxPooling2D((3, 2), strides=2)]),
     "fully_connected": ("fc", (37,), lambda L: [L.Dense(7, activation="relu")]),
     "softmax": ("softmax", (6,), lambda L: [L.Softmax()]),
-    # padded convolution, the DSP matrix product: odd pixel count (a last single pixel), words
-    # of 4 channels, the SSAT clamp; 3 channels (taps gathered one by one, a partial last group
-    # of taps, an odd last output channel, a relu6 clamp); dilation; 6 channels (runs across
-    # groups); the reference requantization in the DSP path; no scratch (the portable kernel)
+    # padded convolution, the DSP matrix product (three whole pixels in assembly, a short last
+    # pass in C): odd pixel count, words of 4 channels, the [lo, 127] clamp; 3 channels (taps
+    # gathered one by one, a partial last group of taps, an odd last output channel, a relu6
+    # clamp); dilation ([lo, hi]); 6 channels (runs across groups); no activation (SSAT alone);
+    # the reference requantization in the DSP path; no scratch (the portable kernel)
     "convp_1x1_odd_pixels": ("convp", (5, 7, 8),
                              lambda L: [L.Conv2D(6, 1, padding="same", activation="relu")]),
     "convp_3x3_in3_odd_oc": ("convp", (9, 8, 3), lambda L: [
@@ -76,12 +77,19 @@ CASES = {
     "convp_in6_k2x3": ("convp", (6, 7, 6),
                        lambda L: [L.Conv2D(3, (2, 3), padding="same", activation="relu")]),
     "convp_reference_rq": ("convp", (7, 6, 4), lambda L: [L.Conv2D(4, 3, padding="same")]),
+    "convp_linear_10_pixels": ("convp", (5, 6, 8),
+                               lambda L: [L.Conv2D(6, 3, strides=(1, 2), padding="same")]),
     "convp_no_scratch": ("convp_no_scratch", (7, 7, 3),
                          lambda L: [L.Conv2D(4, 3, padding="same", activation="relu")]),
-    # depthwise through the scratch plane (3x3 in assembly with the [lo, 127] clamp, 5x5 with
-    # stride and the [lo, hi] clamp, dilation, the reference requantization, a 7x7 kernel)
+    # depthwise through the scratch plane (3x3 rows in assembly: the [lo, 127] clamp, SSAT alone,
+    # [lo, hi] without padding; 5x5 with stride and the [lo, hi] clamp, dilation, the reference
+    # requantization, a 7x7 kernel in C)
     "dwconv_plane_3x3": ("dwconv_plane", (7, 6, 8),
                          lambda L: [L.DepthwiseConv2D(3, padding="same", activation="relu")]),
+    "dwconv_plane_3x3_linear": ("dwconv_plane", (6, 7, 12),
+                                lambda L: [L.DepthwiseConv2D(3, padding="same")]),
+    "dwconv_plane_3x3_relu6": ("dwconv_plane", (5, 6, 8),
+                               lambda L: [L.DepthwiseConv2D(3, padding="valid", activation="relu6")]),
     "dwconv_plane_5x5_stride2": ("dwconv_plane", (11, 9, 4), lambda L: [
         L.DepthwiseConv2D(5, strides=2, padding="same", activation="relu6")]),
     "dwconv_plane_dilated": ("dwconv_plane", (9, 9, 4),
@@ -266,7 +274,7 @@ def m4_case_header(kernel: str, step, x: np.ndarray, out_size: int) -> str:
     lines = [f"#define K_KERNEL {DRIVER_KERNELS[kernel]}", f"#define K_N {len(x)}",
              f"#define K_IN_SIZE {x[0].size}", f"#define K_OUT_SIZE {out_size}"]
     if kernel == "convp":
-        lines.append(f"#define K_SCRATCH ASC_CONVP_SCRATCH({c['k_h']}, {c['k_w']}, {c['in_c']}, 0)")
+        lines.append(f"#define K_SCRATCH ASC_CONVP_SCRATCH({c['k_h']}, {c['k_w']}, {c['in_c']}, {c['out_c']}, 0)")
     if kernel == "dwconv_plane":
         plane = [(c[f"out_{d}"] - 1) * c[f"stride_{d}"] + (c[f"k_{d}"] - 1) * c[f"dil_{d}"] + 1
                  for d in "hw"]

@@ -32,10 +32,11 @@ def _acc_bound(step: Step) -> np.ndarray:
 
 def convp_scratch_bytes(cfg: dict) -> int:
     """Bytes of scratch the DSP convolution needs (clib: ASC_CONVP_SCRATCH int16): three output
-    pixels' int16 taps, then, with a fused ADD, their outputs before it."""
+    pixels' int16 taps, then, with a fused ADD, their outputs before it (whole words), then a
+    requantization table of 3 words per output channel."""
     groups = (cfg["k_h"] * cfg["k_w"] * cfg["in_c"] + 3) // 4
-    add_c = cfg["out_c"] if cfg.get("add") else 0
-    return 2 * (12 * groups + (3 * add_c + 1) // 2)
+    sums = 2 * ((3 * cfg["out_c"] + 3) // 4) if cfg.get("add") else 0
+    return 2 * (12 * groups + sums + 6 * cfg["out_c"])
 
 
 DW_SCRATCH_FREE = 4 * 1024     # bytes of depthwise scratch always worth their arena room

@@ -305,7 +305,7 @@ static void convp_cases(int kernel)
     }
     b = next_bias_le(c.out_c);
     if (kernel == 10) {
-        scratch = (int16_t *)take(2 * (size_t)ASC_CONVP_SCRATCH(c.k_h, c.k_w, c.in_c, 0));
+        scratch = (int16_t *)take(2 * (size_t)ASC_CONVP_SCRATCH(c.k_h, c.k_w, c.in_c, c.out_c, 0));
     } else if (kernel == 13) {
         scratch = (int16_t *)take(2 * (size_t)ASC_DW_SCRATCH(&c));
     }

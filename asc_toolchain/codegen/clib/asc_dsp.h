@@ -71,6 +71,20 @@ static inline int32_t asc_sxtab16_ror8(int32_t a, int32_t x)
     __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
     return r;
 }
+/* Assembly text shared by the kernels' assembly (operands are register names as strings):
+ * the one-rounding requantization of accumulator A (asc_rq_half: multiplier M, rounding half
+ * H -- with the output zero point folded in where the kernel does so -- right shift E) and SSAT
+ * to int8; then max(A, LO) and min(A, HI). */
+#define ASC_RQ_ASM(A, M, H, E)                                                                     \
+    "lsl " A ", " A ", #1\n\t"                                                                    \
+    "smmulr " A ", " A ", " M "\n\t"                                                              \
+    "add " A ", " A ", " A ", asr #31\n\t"                                                        \
+    "add " A ", " A ", " H "\n\t"                                                                 \
+    "asr " A ", " A ", " E "\n\t"                                                                 \
+    "ssat " A ", #8, " A "\n\t"
+#define ASC_MAX_ASM(A, LO) "cmp " A ", " LO "\n\tit lt\n\tmovlt " A ", " LO "\n\t"
+#define ASC_MIN_ASM(A, HI) "cmp " A ", " HI "\n\tit gt\n\tmovgt " A ", " HI "\n\t"
+
 #define ASC_SXTB16(x) __sxtb16(x)
 #define ASC_SXTB16_ROR8(x) asc_sxtb16_ror8(x)
 #define ASC_SXTAB16(a, x) __sxtab16((a), (x))

@@ -34,7 +34,7 @@ static inline int32_t asc_clamp(int32_t v, int32_t lo, int32_t hi)
 static inline int32_t asc_max(int32_t v, int32_t lo)
 {
 #if ASC_DSP_TARGET && defined(__GNUC__)
-    __asm__("cmp %0, %1\n\tit lt\n\tmovlt %0, %1" : "+r"(v) : "r"(lo) : "cc");
+    __asm__(ASC_MAX_ASM("%0", "%1") : "+r"(v) : "r"(lo) : "cc");
     return v;
 #else
     return v < lo ? lo : v;
@@ -44,7 +44,7 @@ static inline int32_t asc_max(int32_t v, int32_t lo)
 static inline int32_t asc_min(int32_t v, int32_t hi)
 {
 #if ASC_DSP_TARGET && defined(__GNUC__)
-    __asm__("cmp %0, %1\n\tit gt\n\tmovgt %0, %1" : "+r"(v) : "r"(hi) : "cc");
+    __asm__(ASC_MIN_ASM("%0", "%1") : "+r"(v) : "r"(hi) : "cc");
     return v;
 #else
     return v > hi ? hi : v;

@@ -237,6 +237,122 @@ static void mm3x2(const void *cols, const void *weights, const void *end, const 
 }
 #endif
 
+#if ASC_DSP_TARGET && defined(__GNUC__)
+/* Every channel pair of three whole pixels in one call (the matrix product of mm3x2, then the
+ * requantization in registers): what the generated code runs for fast layers on the target.
+ * ``rq``: per channel the multiplier, the rounding half with the output zero point folded in
+ * (half + zp * 2^e) and the right shift e; the output clamp is SSAT, then lo and hi where the
+ * variant takes them. The struct is read and advanced by the assembly (offsets below). */
+typedef struct {
+    const int16_t *col;         /* 0: the columns */
+    const int16_t *col_end;     /* 4 */
+    const uint8_t *bias;        /* 8: the next pair's two biases */
+    const int32_t *rq;          /* 12: the next pair's two channels' (m, half, e) */
+    int8_t *out;                /* 16: pixel 0's output of the next pair's first channel */
+    int32_t out_c;              /* 20: output pixel stride */
+    int32_t pairs;              /* 24: channel pairs still to do */
+    int32_t lo, hi;             /* 28, 32 */
+} conv3_args;
+
+#define CV_OUT(A, LO, HI)                                                                          \
+    ASC_RQ_ASM(A, "r9", "r10", "r11")                                                              \
+    ".if " #LO "\n\t" ASC_MAX_ASM(A, "r12") ".endif\n\t"                                           \
+    ".if " #HI "\n\t" ASC_MIN_ASM(A, "r2") ".endif\n\t"
+#define CV_PAIR                                                                                    \
+    "ldm r0!, {r9, r10, r11}\n\t"                                                                 \
+    "ldm r1!, {r12, lr}\n\t"                                                                      \
+    "smlad r3, r9, r12, r3\n\t"                                                                   \
+    "smlad r4, r9, lr, r4\n\t"                                                                    \
+    "smlad r5, r10, r12, r5\n\t"                                                                  \
+    "smlad r6, r10, lr, r6\n\t"                                                                   \
+    "smlad r7, r11, r12, r7\n\t"                                                                  \
+    "smlad r8, r11, lr, r8\n\t"
+#define CV_ROWS3(NAME, LO, HI)                                                                     \
+    __attribute__((naked, noinline, unused)) static void NAME(                                     \
+        __attribute__((unused)) conv3_args *args, __attribute__((unused)) const int16_t *weights)  \
+    {                                                                                              \
+        __asm__("push {r0, r4-r11, lr}\n"                                                          \
+                "1:\n\t"                                                                          \
+                "ldr r12, [sp]\n\t"                                                               \
+                "ldr r9, [r12, #8]\n\t"                                                           \
+                "ldrd r3, r4, [r9], #8\n\t"                                                       \
+                "str r9, [r12, #8]\n\t"                                                           \
+                "mov r5, r3\n\t"                                                                  \
+                "mov r6, r4\n\t"                                                                  \
+                "mov r7, r3\n\t"                                                                  \
+                "mov r8, r4\n\t"                                                                  \
+                "ldrd r0, r2, [r12]\n\t"                                                          \
+                "sub r9, r2, r0\n\t"                                                              \
+                "tst r9, #8\n\t"                                                                  \
+                "beq 2f\n\t"                                                                      \
+                CV_PAIR CV_PAIR                                                                    \
+                "cmp r0, r2\n\t"                                                                  \
+                "beq 3f\n"                                                                         \
+                "2:\n\t"                                                                          \
+                CV_PAIR CV_PAIR CV_PAIR CV_PAIR                                                    \
+                "cmp r0, r2\n\t"                                                                  \
+                "bne 2b\n"                                                                         \
+                "3:\n\t"                                                                          \
+                "ldr r12, [sp]\n\t"                                                               \
+                "ldr r9, [r12, #12]\n\t"                                                          \
+                "ldr r0, [r12, #16]\n\t"                                                          \
+                "ldr lr, [r12, #20]\n\t"                                                          \
+                ".if " #HI "\n\t"                                                                 \
+                "ldr r2, [r12, #32]\n\t"                                                          \
+                ".endif\n\t"                                                                      \
+                ".if " #LO "\n\t"                                                                 \
+                "ldr r12, [r12, #28]\n\t"                                                         \
+                ".endif\n\t"                                                                      \
+                "ldm r9, {r9, r10, r11}\n\t"                                                      \
+                CV_OUT("r3", LO, HI) "strb r3, [r0]\n\t"                                          \
+                CV_OUT("r5", LO, HI) "strb r5, [r0, lr]\n\t"                                      \
+                CV_OUT("r7", LO, HI) "strb r7, [r0, lr, lsl #1]\n\t"                              \
+                "ldr r3, [sp]\n\t"                                                                \
+                "ldr r5, [r3, #12]\n\t"                                                           \
+                "add r5, r5, #12\n\t"                                                             \
+                "ldm r5!, {r9, r10, r11}\n\t"                                                     \
+                "str r5, [r3, #12]\n\t"                                                           \
+                "add r0, r0, #1\n\t"                                                              \
+                CV_OUT("r4", LO, HI) "strb r4, [r0]\n\t"                                          \
+                CV_OUT("r6", LO, HI) "strb r6, [r0, lr]\n\t"                                      \
+                CV_OUT("r8", LO, HI) "strb r8, [r0, lr, lsl #1]\n\t"                              \
+                "add r0, r0, #1\n\t"                                                              \
+                "str r0, [r3, #16]\n\t"                                                           \
+                "ldr r5, [r3, #24]\n\t"                                                           \
+                "subs r5, r5, #1\n\t"                                                             \
+                "str r5, [r3, #24]\n\t"                                                           \
+                "bne 1b\n\t"                                                                      \
+                "pop {r0, r4-r11, pc}\n\t");                                                      \
+    }
+CV_ROWS3(conv_rows3_sat, 0, 0)
+CV_ROWS3(conv_rows3_lo, 1, 0)
+CV_ROWS3(conv_rows3_lohi, 1, 1)
+#undef CV_ROWS3
+#undef CV_PAIR
+#undef CV_OUT
+
+/* The (m, half + zp 2^e, e) table of conv3_args in the scratch; 0 (use C) when folding the
+ * zero point into the rounding half could overflow: |hmul| < 2^30, so half + |zp| 2^e must stay
+ * below 2^30 (e <= 22). */
+static int conv3_table(const asc_convp_cfg *cfg, int32_t *rq)
+{
+    int32_t oc;
+    for (oc = 0; oc < cfg->out_c; ++oc) {
+        const int32_t e = -cfg->shift[oc];
+        if (e < 1 || e > 22) {
+            return 0;
+        }
+        rq[3 * oc] = cfg->multiplier[oc];
+        rq[3 * oc + 1] = ((int32_t)1 << (e - 1)) + cfg->out_zero_point * ((int32_t)1 << e);
+        rq[3 * oc + 2] = e;
+    }
+    return 1;
+}
+#define CONV3_ASM 1
+#else
+#define CONV3_ASM 0
+#endif
+
 /* The requantization and clamp of a layer, as values (no pointer into memory the output
  * stores could alias, so they stay in registers). */
 typedef struct {
@@ -326,6 +442,12 @@ ASC_INLINE void convp_dsp(const asc_convp_cfg *layer, int32_t fast, int has_add,
         add_local = *add;
         add = &add_local;
     }
+#if CONV3_ASM
+    /* the table after the columns and the sums (ASC_CONVP_SCRATCH) */
+    int32_t *rq = (int32_t *)(void *)(col + ASC_CONVP_COLUMNS(cfg->k_h, cfg->k_w, cfg->in_c)
+                                      + (has_add ? 2 * ((3 * out_c + 3) / 4) : 0));
+    const int rows3 = fast && has_add != 1 && out_c >= 2 && conv3_table(cfg, rq);
+#endif
     for (p = 0; p < pixels; p += PIX) {
         const int32_t n = pixels - p < PIX ? pixels - p : PIX;
         const int8_t *res = has_add == 1 ? residual + p * out_c : NULL;
@@ -334,6 +456,37 @@ ASC_INLINE void convp_dsp(const asc_convp_cfg *layer, int32_t fast, int has_add,
         for (k = 0; k < PIX; ++k) {
             im2col(cfg, input, p + (k < n ? k : n - 1), col, k);
         }
+#if CONV3_ASM
+        if (rows3 && n == PIX) {
+            const int32_t groups = ASC_CONVP_GROUPS(cfg->k_h, cfg->k_w, cfg->in_c);
+            conv3_args a;
+            a.col = col;
+            a.col_end = col + 12 * groups;
+            a.bias = bias_le;
+            a.rq = rq;
+            a.out = out;
+            a.out_c = out_c;
+            a.pairs = out_c >> 1;
+            a.lo = cfg->act_min;
+            a.hi = cfg->act_max;
+            if (fast == 2 || (cfg->act_min == -128 && cfg->act_max == 127)) {
+                conv_rows3_sat(&a, weights);
+            } else if (cfg->act_max == 127) {
+                conv_rows3_lo(&a, weights);
+            } else {
+                conv_rows3_lohi(&a, weights);
+            }
+            if (out_c & 1) {        /* the odd last channel, against the weights' zero row */
+                const int32_t oc = out_c - 1;
+                int32_t acc[2 * PIX];
+                uint8_t last[8];
+                memcpy(last, bias_le + 4 * oc, 4);
+                memset(last + 4, 0, 4);
+                mm3x2(col, weights + 8 * groups * (oc >> 1), a.col_end, last, acc);
+                finish_channel(cfg, r, fast, 0, PIX, acc, oc, add, res, out);
+            }
+        } else
+#endif
         if (n == PIX) {
             conv_pixels(cfg, r, fast, has_add == 1, PIX, weights, bias_le, col, add, res, out);
         } else {

@@ -264,22 +264,10 @@ static int dw_table(const asc_convp_cfg *cfg, int32_t c, const int32_t b[4], int
 #define DW_OUT(A, K, LO, HI)                                                                       \
     "ldrd r8, r9, [r3, #(4 * " DW_XSTR(DW_RQ) " + 12 * " #K ")]\n\t"                             \
     "ldr r10, [r3, #(4 * " DW_XSTR(DW_RQ) " + 12 * " #K " + 8)]\n\t"                             \
-    "lsl " A ", " A ", #1\n\t"                                                                    \
-    "smmulr " A ", " A ", r8\n\t"                                                                 \
-    "add " A ", " A ", " A ", asr #31\n\t"                                                        \
-    "add " A ", " A ", r9\n\t"                                                                    \
-    "asr " A ", " A ", r10\n\t"                                                                   \
-    "ssat " A ", #8, " A "\n\t"                                                                   \
-    ".if " #LO "\n\t"                                                                             \
-    "cmp " A ", r11\n\t"                                                                          \
-    "it lt\n\t"                                                                                   \
-    "movlt " A ", r11\n\t"                                                                        \
-    ".endif\n\t"                                                                                  \
+    ASC_RQ_ASM(A, "r8", "r9", "r10")                                                               \
+    ".if " #LO "\n\t" ASC_MAX_ASM(A, "r11") ".endif\n\t"                                           \
     ".if " #HI "\n\t"                                                                             \
-    "ldr r10, [r3, #(4 * " DW_XSTR(DW_LO) " + 4)]\n\t"                                           \
-    "cmp " A ", r10\n\t"                                                                          \
-    "it gt\n\t"                                                                                   \
-    "movgt " A ", r10\n\t"                                                                        \
+    "ldr r10, [r3, #(4 * " DW_XSTR(DW_LO) " + 4)]\n\t" ASC_MIN_ASM(A, "r10")                      \
     ".endif\n\t"                                                                                  \
     "strb " A ", [r12, #" #K "]\n\t"
 #define DW_ROW33(NAME, LO, HI)                                                                     \
