@@ -149,3 +149,14 @@ def test_the_best_run_builds_and_runs_in_the_emulated_board(searched, synth_dir,
     assert report["windows"] >= 1
     agreement = report["agreement"]                          # the board answers as the host C engine
     assert agreement["scores_equal"] == agreement["windows"] == report["windows"]
+
+
+def test_a_deep_untrained_candidate_is_priced_not_refused():
+    """Pricing builds each candidate untrained; a deep one shrinks random input to logits too
+    small for an int8 softmax, yet it is priced (RAM, flash, instructions), not turned down."""
+    from asc_toolchain.asc.model import ModelSpec
+    from asc_toolchain.asc.search_budget import estimate, make_budget
+
+    row = estimate(ModelSpec(name="ds_cnn", width=24, depth=6), make_budget("b-l475e-iot01a"))
+    assert row["feasible"], row["reason"]
+    assert row["weights_bytes"] > 0 and row["instructions"] > row["macc"] > 0

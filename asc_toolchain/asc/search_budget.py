@@ -86,6 +86,9 @@ def candidate_cfg(cfg: dict, config: dict) -> dict:
     return out
 
 
+CALIBRATION_GAINS = (1.0, 1e3, 1e6)     # input scales tried when pricing an untrained candidate
+
+
 def estimate(spec: ModelSpec, budget: Budget, seed: int = 0) -> dict:
     """RAM, flash, instructions and load of ``spec`` built untrained and converted to int8, and
     whether it fits ``budget`` (``reason`` says why not)."""
@@ -104,12 +107,19 @@ def estimate(spec: ModelSpec, budget: Budget, seed: int = 0) -> dict:
     keras.utils.set_random_seed(seed)
     model = build_model(spec)
     shape = (16, spec.n_mels, spec.n_columns, 1)
-    with _quiet():
-        tflite = convert_int8(model, np.random.default_rng(seed).normal(0, 1, shape).astype(np.float32))
-    try:
-        net = lower(read_tflite(tflite))
-    except AscError as exc:
-        return {"feasible": False, "reason": f"not generated: {exc.message}"}
+    calibration = np.random.default_rng(seed).normal(0, 1, shape).astype(np.float32)
+    # An untrained deep net can shrink its input to logits too small for an int8 softmax; what
+    # is priced (shapes, ops, sizes) does not depend on the values, so calibrate louder then.
+    for gain in CALIBRATION_GAINS:
+        with _quiet():
+            tflite = convert_int8(model, calibration * np.float32(gain))
+        try:
+            net = lower(read_tflite(tflite))
+            break
+        except AscError as exc:
+            failure = exc.message
+    else:
+        return {"feasible": False, "reason": f"not generated: {failure}"}
     report = network_report(net)
     b = budget_mod.estimate(report, SEED_PARAMS, budget.board)
     instr = cost.network_instructions(net)
