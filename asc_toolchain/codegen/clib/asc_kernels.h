@@ -117,6 +117,22 @@ static inline int32_t asc_rq_channel(int32_t fast, int32_t acc, int32_t multipli
     return fast ? asc_rq(acc, multiplier, -shift) : asc_requantize(acc, multiplier, (int)shift);
 }
 
+/* One channel's requantization as the kernels' assembly takes it: out[0] the multiplier, out[1]
+ * the rounding half with the output zero point folded in (2^(e-1) + zp * 2^e), out[2] the right
+ * shift e. 0 where the fold could overflow: |hmul| < 2^30, so 2^(e-1) + |zp| 2^e must stay below
+ * 2^30 (e <= 22); or where the shift is not a right shift. */
+static inline int asc_rq_fold(int32_t multiplier, int32_t shift, int32_t zp, int32_t *out)
+{
+    const int32_t e = -shift;
+    if (e < 1 || e > 22) {
+        return 0;
+    }
+    out[0] = multiplier;
+    out[1] = ((int32_t)1 << (e - 1)) + zp * ((int32_t)1 << e);
+    out[2] = e;
+    return 1;
+}
+
 /* The kernel taps of one output pixel that land inside the input: rows [y_lo, y_hi) and columns
  * [x_lo, x_hi) of the kernel (taps in the padding contribute nothing, TFLite's definition).
  * Worked out once per pixel, not per output channel or per tap. */

@@ -331,20 +331,15 @@ CV_ROWS3(conv_rows3_lohi, 1, 1)
 #undef CV_PAIR
 #undef CV_OUT
 
-/* The (m, half + zp 2^e, e) table of conv3_args in the scratch; 0 (use C) when folding the
- * zero point into the rounding half could overflow: |hmul| < 2^30, so half + |zp| 2^e must stay
- * below 2^30 (e <= 22). */
+/* The (m, half + zp 2^e, e) table of conv3_args in the scratch (asc_rq_fold); 0 (use C) where
+ * a channel's fold could overflow. */
 static int conv3_table(const asc_convp_cfg *cfg, int32_t *rq)
 {
     int32_t oc;
     for (oc = 0; oc < cfg->out_c; ++oc) {
-        const int32_t e = -cfg->shift[oc];
-        if (e < 1 || e > 22) {
+        if (!asc_rq_fold(cfg->multiplier[oc], cfg->shift[oc], cfg->out_zero_point, rq + 3 * oc)) {
             return 0;
         }
-        rq[3 * oc] = cfg->multiplier[oc];
-        rq[3 * oc + 1] = ((int32_t)1 << (e - 1)) + cfg->out_zero_point * ((int32_t)1 << e);
-        rq[3 * oc + 2] = e;
     }
     return 1;
 }
@@ -393,6 +388,22 @@ ASC_INLINE void finish_channel(const asc_convp_cfg *cfg, rq_out r, int32_t fast,
     }
 }
 
+/* The odd last channel oc = out_c - 1 of the first n pixels, against the weights' zero row
+ * (``weights``: its pair's rows), with bias 0 for the missing channel. */
+ASC_INLINE void last_channel(const asc_convp_cfg *cfg, rq_out r, int32_t fast, int has_add,
+                             int32_t n, const int16_t *weights, const uint8_t *bias_le,
+                             const int16_t *col, const asc_add_cfg *add, const int8_t *res,
+                             int8_t *out)
+{
+    const int32_t oc = cfg->out_c - 1;
+    int32_t acc[2 * PIX];
+    uint8_t last[8];
+    memcpy(last, bias_le + 4 * oc, 4);
+    memset(last + 4, 0, 4);
+    mm3x2(col, weights, col + 12 * ASC_CONVP_GROUPS(cfg->k_h, cfg->k_w, cfg->in_c), last, acc);
+    finish_channel(cfg, r, fast, has_add, n, acc, oc, add, res, out);
+}
+
 /* Every output channel of the first n (<= PIX, a constant in the main loop) pixels whose
  * columns are in the scratch. An odd last channel runs against the weights' zero row, with
  * bias 0 for it. */
@@ -413,13 +424,41 @@ ASC_INLINE void conv_pixels(const asc_convp_cfg *cfg, rq_out r, int32_t fast, in
         finish_channel(cfg, r, fast, has_add, n, acc + 1, oc + 1, add, res, out);
     }
     if (oc < out_c) {
-        uint8_t last[8];
-        memcpy(last, bias_le + 4 * oc, 4);
-        memset(last + 4, 0, 4);
-        mm3x2(col, weights, end, last, acc);
-        finish_channel(cfg, r, fast, has_add, n, acc, oc, add, res, out);
+        last_channel(cfg, r, fast, has_add, n, weights, bias_le, col, add, res, out);
     }
 }
+
+#if CONV3_ASM
+/* Every channel of three whole pixels on the target: the channel pairs in one assembly call
+ * (``rq``: the conv3_table of the layer), an odd last channel in C. */
+ASC_INLINE void conv3_pass(const asc_convp_cfg *cfg, rq_out r, int32_t fast,
+                           const int16_t *weights, const uint8_t *bias_le, const int16_t *col,
+                           const int32_t *rq, int8_t *out)
+{
+    const int32_t groups = ASC_CONVP_GROUPS(cfg->k_h, cfg->k_w, cfg->in_c);
+    conv3_args a;
+    a.col = col;
+    a.col_end = col + 12 * groups;
+    a.bias = bias_le;
+    a.rq = rq;
+    a.out = out;
+    a.out_c = cfg->out_c;
+    a.pairs = cfg->out_c >> 1;
+    a.lo = cfg->act_min;
+    a.hi = cfg->act_max;
+    if (fast == 2 || (cfg->act_min == -128 && cfg->act_max == 127)) {
+        conv_rows3_sat(&a, weights);
+    } else if (cfg->act_max == 127) {
+        conv_rows3_lo(&a, weights);
+    } else {
+        conv_rows3_lohi(&a, weights);
+    }
+    if (cfg->out_c & 1) {
+        last_channel(cfg, r, fast, 0, PIX, weights + 8 * groups * (cfg->out_c >> 1), bias_le, col,
+                     NULL, NULL, out);
+    }
+}
+#endif
 
 /* The DSP path: output pixels PIX at a time through the scratch columns (a short last pass
  * repeats its last pixel's columns and stores only its own). has_add 2: the convolution outputs
@@ -458,33 +497,7 @@ ASC_INLINE void convp_dsp(const asc_convp_cfg *layer, int32_t fast, int has_add,
         }
 #if CONV3_ASM
         if (rows3 && n == PIX) {
-            const int32_t groups = ASC_CONVP_GROUPS(cfg->k_h, cfg->k_w, cfg->in_c);
-            conv3_args a;
-            a.col = col;
-            a.col_end = col + 12 * groups;
-            a.bias = bias_le;
-            a.rq = rq;
-            a.out = out;
-            a.out_c = out_c;
-            a.pairs = out_c >> 1;
-            a.lo = cfg->act_min;
-            a.hi = cfg->act_max;
-            if (fast == 2 || (cfg->act_min == -128 && cfg->act_max == 127)) {
-                conv_rows3_sat(&a, weights);
-            } else if (cfg->act_max == 127) {
-                conv_rows3_lo(&a, weights);
-            } else {
-                conv_rows3_lohi(&a, weights);
-            }
-            if (out_c & 1) {        /* the odd last channel, against the weights' zero row */
-                const int32_t oc = out_c - 1;
-                int32_t acc[2 * PIX];
-                uint8_t last[8];
-                memcpy(last, bias_le + 4 * oc, 4);
-                memset(last + 4, 0, 4);
-                mm3x2(col, weights + 8 * groups * (oc >> 1), a.col_end, last, acc);
-                finish_channel(cfg, r, fast, 0, PIX, acc, oc, add, res, out);
-            }
+            conv3_pass(cfg, r, fast, weights, bias_le, col, rq, out);
         } else
 #endif
         if (n == PIX) {

@@ -117,6 +117,23 @@ ASC_INLINE void dw_taps33(const int32_t *r0, const int32_t *r1, const int32_t *r
 #endif
 }
 
+/* Channels [c, c + 4) of a layer: their biases into b[0..3] and their weights as halfword pairs
+ * (channels 0/2 and 1/3 of each tap) into wx[2 * tap], wx[2 * tap + 1]. */
+static void dw_group_constants(const asc_convp_cfg *cfg, const int8_t *weights,
+                               const uint8_t *bias_le, int32_t c, int32_t *b, int32_t *wx)
+{
+    const int32_t kk = (int32_t)cfg->k_h * cfg->k_w;
+    int32_t k;
+    for (k = 0; k < 4; ++k) {
+        b[k] = asc_load_i32_le(bias_le + 4 * (c + k));
+    }
+    for (k = 0; k < kk; ++k) {
+        const int32_t v = asc_ld32(weights + k * cfg->out_c + c);
+        wx[2 * k] = ASC_SXTB16(v);
+        wx[2 * k + 1] = ASC_SXTB16_ROR8(v);
+    }
+}
+
 /* kw3: a constant in each instance, 1 when the kernel is 3 wide without dilation, so a full row
  * of taps is three straight-line steps; 2 when it is also 3 high without dilation, so a pixel
  * whose taps are all inside is nine. */
@@ -124,17 +141,12 @@ ASC_INLINE void dw_group(const asc_convp_cfg *cfg, int32_t fast, int kw3, const 
                          const uint8_t *bias_le, const int8_t *input, int8_t *output, int32_t c)
 {
     const int32_t ch = cfg->out_c;
-    const int32_t kk = (int32_t)cfg->k_h * cfg->k_w;
     const int32_t off2 = (int32_t)((uint32_t)(uint16_t)cfg->in_offset * 0x10001u);
     const int32_t step_x = (int32_t)cfg->dil_w * ch;
     const int32_t span_x = ((int32_t)cfg->k_w - 1) * cfg->dil_w;
     const int32_t zp = cfg->out_zero_point;
     const int32_t lo = cfg->act_min;
     const int32_t hi = cfg->act_max;
-    const int32_t b0 = asc_load_i32_le(bias_le + 4 * c);
-    const int32_t b1 = asc_load_i32_le(bias_le + 4 * c + 4);
-    const int32_t b2 = asc_load_i32_le(bias_le + 4 * c + 8);
-    const int32_t b3 = asc_load_i32_le(bias_le + 4 * c + 12);
     const int32_t m0 = cfg->multiplier[c];
     const int32_t m1 = cfg->multiplier[c + 1];
     const int32_t m2 = cfg->multiplier[c + 2];
@@ -143,15 +155,11 @@ ASC_INLINE void dw_group(const asc_convp_cfg *cfg, int32_t fast, int kw3, const 
     const int32_t s1 = cfg->shift[c + 1];
     const int32_t s2 = cfg->shift[c + 2];
     const int32_t s3 = cfg->shift[c + 3];
+    int32_t b[4];
     int32_t wx[2 * DW_MAX_TAPS];
     int32_t oy;
     int32_t ox;
-    int32_t k;
-    for (k = 0; k < kk; ++k) {
-        const int32_t v = asc_ld32(weights + k * ch + c);
-        wx[2 * k] = ASC_SXTB16(v);
-        wx[2 * k + 1] = ASC_SXTB16_ROR8(v);
-    }
+    dw_group_constants(cfg, weights, bias_le, c, b, wx);
     for (oy = 0; oy < cfg->out_h; ++oy) {
         const int32_t y0 = oy * cfg->stride_h - cfg->pad_top;
         int32_t y_lo;
@@ -162,10 +170,10 @@ ASC_INLINE void dw_group(const asc_convp_cfg *cfg, int32_t fast, int kw3, const 
             const int32_t x0 = ox * cfg->stride_w - cfg->pad_left;
             int32_t x_lo = 0;
             int32_t x_hi = cfg->k_w;
-            int32_t a0 = b0;
-            int32_t a1 = b1;
-            int32_t a2 = b2;
-            int32_t a3 = b3;
+            int32_t a0 = b[0];
+            int32_t a1 = b[1];
+            int32_t a2 = b[2];
+            int32_t a3 = b[3];
             int32_t ky;
             if (x0 < 0 || x0 + span_x >= cfg->in_w) {
                 asc_tap_range(x0, cfg->dil_w, cfg->k_w, cfg->in_w, &x_lo, &x_hi);
@@ -221,21 +229,16 @@ ASC_INLINE void dw_group(const asc_convp_cfg *cfg, int32_t fast, int kw3, const 
 #define DW_TABLE_WORDS (DW_LO + 4)
 
 #if ASC_M4_ASM
-/* Fills the table's assembly part; 0 (use C) when folding the zero point into the rounding
- * half could overflow: |hmul| < 2^30, so half + |zp| 2^e must stay below 2^30 (e <= 22). */
-static int dw_table(const asc_convp_cfg *cfg, int32_t c, const int32_t b[4], int32_t pw,
-                    int32_t *table)
+/* Fills the table's assembly part after the biases and weights (asc_rq_fold per channel); 0
+ * (use C) where a channel's fold could overflow. */
+static int dw_table(const asc_convp_cfg *cfg, int32_t c, int32_t pw, int32_t *table)
 {
     int32_t k;
     for (k = 0; k < 4; ++k) {
-        const int32_t e = -cfg->shift[c + k];
-        if (e < 1 || e > 22) {
+        if (!asc_rq_fold(cfg->multiplier[c + k], cfg->shift[c + k], cfg->out_zero_point,
+                         table + DW_RQ + 3 * k)) {
             return 0;
         }
-        table[k] = b[k];
-        table[DW_RQ + 3 * k] = cfg->multiplier[c + k];
-        table[DW_RQ + 3 * k + 1] = ((int32_t)1 << (e - 1)) + cfg->out_zero_point * ((int32_t)1 << e);
-        table[DW_RQ + 3 * k + 2] = e;
     }
     table[DW_LO] = cfg->act_min;
     table[DW_LO + 1] = cfg->act_max;
@@ -303,81 +306,90 @@ DW_ROW33(dw_row33_lohi, 1, 1)
 #undef DW_OUT
 #undef DW_ROW
 #undef DW_TAP
+
+/* The 3x3 stride-1 rows of channels [c, c + 4) in assembly (``fast`` 2-4 picks the clamp); 0
+ * where the table cannot be folded (then C runs them). */
+static int dw_rows33(const asc_convp_cfg *cfg, int32_t fast, const int32_t *plane,
+                     int32_t *table, int8_t *output, int32_t c)
+{
+    const int32_t pw = ASC_DW_PLANE_W(cfg);
+    int32_t oy;
+    if (!dw_table(cfg, c, pw, table)) {
+        return 0;
+    }
+    for (oy = 0; oy < cfg->out_h; ++oy) {
+        const int32_t *row = plane + 2 * oy * cfg->stride_h * pw;
+        int8_t *out = output + oy * cfg->out_w * cfg->out_c + c;
+        if (fast == 2) {
+            dw_row33_sat(row, table, out, cfg->out_w);
+        } else if (fast == 3) {
+            dw_row33_lo(row, table, out, cfg->out_w);
+        } else {
+            dw_row33_lohi(row, table, out, cfg->out_w);
+        }
+    }
+    return 1;
+}
 #endif
 
-/* Channels [c, c + 4) through the scratch: the padded input plane of those channels as int16
- * pairs (channels 0/2 and 1/3 of each pixel, input offset added, zero in the padding), so every
- * output reads all its taps with two loads each and no edge cases; the weights as pairs after
- * it. ``fast`` as in dw_out; k33: a 3x3 kernel without dilation (nine straight-line taps). */
+/* Channels [c, c + 4) of the input into the plane: int16 pairs (channels 0/2 and 1/3 of each
+ * pixel, input offset added). Plane rows [y_lo, y_hi) and columns [x_lo, x_hi) hold input
+ * pixels, the same for every group of channels; the padding around them is zeroed once, with
+ * the first group. */
+static void dw_fill_plane(const asc_convp_cfg *cfg, const int8_t *input, int32_t c, int32_t *plane)
+{
+    const int32_t ch = cfg->out_c;
+    const int32_t ph = ASC_DW_PLANE_H(cfg);
+    const int32_t pw = ASC_DW_PLANE_W(cfg);
+    const int32_t off2 = (int32_t)((uint32_t)(uint16_t)cfg->in_offset * 0x10001u);
+    const int32_t x_lo = cfg->pad_left < pw ? cfg->pad_left : pw;
+    const int32_t x_hi = cfg->pad_left + cfg->in_w < pw ? cfg->pad_left + cfg->in_w : pw;
+    const int32_t y_lo = cfg->pad_top < ph ? cfg->pad_top : ph;
+    const int32_t y_hi = cfg->pad_top + cfg->in_h < ph ? cfg->pad_top + cfg->in_h : ph;
+    int32_t py;
+    if (c == 0) {
+        memset(plane, 0, 8 * (size_t)ph * (size_t)pw);
+    }
+    for (py = y_lo; py < y_hi; ++py) {
+        const int8_t *src = input + ((py - cfg->pad_top) * cfg->in_w + x_lo - cfg->pad_left) * ch + c;
+        int32_t *d = plane + 2 * (py * pw + x_lo);
+        int32_t *stop = d + 2 * (x_hi - x_lo);
+        for (; d != stop; d += 2, src += ch) {
+            const int32_t v = asc_ld32(src);
+            d[0] = ASC_SXTAB16(off2, v);
+            d[1] = ASC_SXTAB16_ROR8(off2, v);
+        }
+    }
+}
+
+/* Channels [c, c + 4) through the scratch: the padded input plane (dw_fill_plane), so every
+ * output reads all its taps with two loads each and no edge cases; after it the table of
+ * dw_row33 (biases, weights as pairs, requantization). ``fast`` as in dw_out; k33: a 3x3 kernel
+ * without dilation (nine straight-line taps; stride 1 in assembly on the target). */
 ASC_INLINE void dw_plane_group(const asc_convp_cfg *cfg, int32_t fast, int k33,
                                const int8_t *weights, const uint8_t *bias_le, const int8_t *input,
                                int8_t *output, int32_t c, int32_t *plane)
 {
     const int32_t ch = cfg->out_c;
-    const int32_t kk = (int32_t)cfg->k_h * cfg->k_w;
-    const int32_t ph = ASC_DW_PLANE_H(cfg);
     const int32_t pw = ASC_DW_PLANE_W(cfg);
-    const int32_t off2 = (int32_t)((uint32_t)(uint16_t)cfg->in_offset * 0x10001u);
     const int32_t zp = cfg->out_zero_point;
     const int32_t lo = cfg->act_min;
     const int32_t hi = cfg->act_max;
-    const int32_t b0 = asc_load_i32_le(bias_le + 4 * c);
-    const int32_t b1 = asc_load_i32_le(bias_le + 4 * c + 4);
-    const int32_t b2 = asc_load_i32_le(bias_le + 4 * c + 8);
-    const int32_t b3 = asc_load_i32_le(bias_le + 4 * c + 12);
-#if ASC_M4_ASM
-    const int32_t b[4] = {b0, b1, b2, b3};
-#endif
-    int32_t *table = plane + 2 * ph * pw;     /* DW_TABLE_WORDS: see dw_row33 */
-    int32_t *wx = table + DW_WX;
+    int32_t *table = plane + 2 * ASC_DW_PLANE_H(cfg) * pw;     /* DW_TABLE_WORDS: see dw_row33 */
+    const int32_t *b = table;
+    const int32_t *wx = table + DW_WX;
     int32_t rq[12];         /* per channel: multiplier, right shift, its rounding half */
-    int32_t py;
     int32_t oy;
     int32_t k;
-    for (k = 0; k < kk; ++k) {
-        const int32_t v = asc_ld32(weights + k * ch + c);
-        wx[2 * k] = ASC_SXTB16(v);
-        wx[2 * k + 1] = ASC_SXTB16_ROR8(v);
-    }
+    dw_group_constants(cfg, weights, bias_le, c, table, table + DW_WX);
     for (k = 0; k < 4 && fast; ++k) {
         rq[3 * k] = cfg->multiplier[c + k];
         rq[3 * k + 1] = -cfg->shift[c + k];
         rq[3 * k + 2] = (int32_t)1 << (rq[3 * k + 1] - 1);
     }
-    {
-        /* plane rows [y_lo, y_hi) and columns [x_lo, x_hi) hold input pixels, the same for every
-         * group of channels; the padding around them is zeroed once, with the first group */
-        const int32_t x_lo = cfg->pad_left < pw ? cfg->pad_left : pw;
-        const int32_t x_hi = cfg->pad_left + cfg->in_w < pw ? cfg->pad_left + cfg->in_w : pw;
-        const int32_t y_lo = cfg->pad_top < ph ? cfg->pad_top : ph;
-        const int32_t y_hi = cfg->pad_top + cfg->in_h < ph ? cfg->pad_top + cfg->in_h : ph;
-        if (c == 0) {
-            memset(plane, 0, 8 * (size_t)ph * (size_t)pw);
-        }
-        for (py = y_lo; py < y_hi; ++py) {
-            const int8_t *src = input + ((py - cfg->pad_top) * cfg->in_w + x_lo - cfg->pad_left) * ch + c;
-            int32_t *d = plane + 2 * (py * pw + x_lo);
-            int32_t *stop = d + 2 * (x_hi - x_lo);
-            for (; d != stop; d += 2, src += ch) {
-                const int32_t v = asc_ld32(src);
-                d[0] = ASC_SXTAB16(off2, v);
-                d[1] = ASC_SXTAB16_ROR8(off2, v);
-            }
-        }
-    }
+    dw_fill_plane(cfg, input, c, plane);
 #if ASC_M4_ASM
-    if (k33 && fast >= 2 && cfg->stride_w == 1 && dw_table(cfg, c, b, pw, table)) {
-        for (oy = 0; oy < cfg->out_h; ++oy) {
-            const int32_t *row = plane + 2 * oy * cfg->stride_h * pw;
-            int8_t *out = output + oy * cfg->out_w * ch + c;
-            if (fast == 2) {
-                dw_row33_sat(row, table, out, cfg->out_w);
-            } else if (fast == 3) {
-                dw_row33_lo(row, table, out, cfg->out_w);
-            } else {
-                dw_row33_lohi(row, table, out, cfg->out_w);
-            }
-        }
+    if (k33 && fast >= 2 && cfg->stride_w == 1 && dw_rows33(cfg, fast, plane, table, output, c)) {
         return;
     }
 #endif
@@ -386,10 +398,10 @@ ASC_INLINE void dw_plane_group(const asc_convp_cfg *cfg, int32_t fast, int k33,
         int8_t *out = output + oy * cfg->out_w * ch + c;
         int32_t ox;
         for (ox = 0; ox < cfg->out_w; ++ox, out += ch, row += 2 * cfg->stride_w) {
-            int32_t a0 = b0;
-            int32_t a1 = b1;
-            int32_t a2 = b2;
-            int32_t a3 = b3;
+            int32_t a0 = b[0];
+            int32_t a1 = b[1];
+            int32_t a2 = b[2];
+            int32_t a3 = b[3];
             if (k33) {
                 dw_taps33(row, row + 2 * pw, row + 4 * pw, wx, &a0, &a1, &a2, &a3);
             } else {
