@@ -70,9 +70,20 @@ def _block(*insns: str) -> Block:
 def test_loads_pipeline_after_a_load_unless_they_use_its_result_and_never_after_a_store():
     assert _block("ldr r0, [r1]", "ldr r2, [r3]").cycles == 3          # 2 + 1 pipelined
     assert _block("ldr r0, [r1]", "ldr r2, [r0]").cycles == 4          # address depends on r0
-    assert _block("str r0, [r1]", "ldr r2, [r3]").cycles == 4          # nothing after a store
+    assert _block("str r0, [r1]", "ldr r2, [r3]").cycles == 3          # nothing after a store
     assert _block("ldr r0, [r1]", "str r2, [r3, #4]").cycles == 3
     assert _block("add r0, r1", "ldr r2, [r3]").cycles == 3
+
+
+def test_store_base_update_and_address_dependency_rules_of_the_load_store_timings():
+    assert _block("str r0, [r1, #4]").cycles == 1                      # write buffer
+    assert _block("strb r0, [r1, r2]").cycles == 2                     # register offset
+    assert _block("strb r0, [r5, #1]!").cycles == 2                    # base update
+    assert _block("ldr r0, [r1]", "ldr r2, [r3], #4").cycles == 4      # base update: no pipelining
+    assert _block("add r3, r1", "ldr r2, [r3]").cycles == 4            # address from the ALU: +1
+    assert _block("add r5, r5, #12", "ldm r5!, {r9, r10}").cycles == 5
+    assert _block("cmp r3, r1", "ldr r2, [r3]").cycles == 3            # CMP writes no register
+    assert _block("add r4, r1", "push {r4, lr}").cycles == 4           # PUSH addresses SP
 
 
 def test_flash_wait_states_at_the_board_clock():
@@ -110,7 +121,7 @@ def test_trace_counter_counts_layers_taken_branches_and_rewound_blocks():
     layer = r["layers"][0]
     assert layer["instructions"] == 3 + 3 + 1                  # the loop twice, the store cut
     assert layer["taken_branches"] == 1                        # back to 0x1000 once, then fell through
-    core = 2 * (2 + 1 + 1) + 2 + 1 * m4timing.BRANCH_REFILL   # loads, adds, bne; str; one refill
+    core = 2 * (2 + 1 + 1) + 1 + 1 * m4timing.BRANCH_REFILL   # loads, adds, bne; str; one refill
     assert layer["estimated_cycles_core"] == core
     assert layer["icache_line_misses"] >= 1
     assert layer["estimated_cycles"] == core + layer["icache_line_misses"] * 4 * 4

@@ -17,6 +17,11 @@ cycle counts per instruction; P = pipeline refill):
 * single loads and stores (LDR/STR and byte, halfword, signed, exclusive forms, PLD): 2, or 1
   when pipelined: a load or store that directly follows a load, and does not use that load's
   result as its address, overlaps with it; nothing overlaps with an instruction after a store;
+  with the rules of the TRM's "Load/store timings": a store with an immediate offset and no
+  base update (``STR Rx,[Ry,#imm]``) is always 1 (the write buffer takes it while the next
+  instruction runs); a load with a base update (``[Rn], #imm`` or ``[Rn, #imm]!``) is not
+  pipelined (2); a load or store whose address registers the directly preceding data-processing
+  instruction wrote stalls 1 more cycle (no forwarding path to the address generation);
 * LDRD/STRD: 1 + 2 = 3; LDM/STM/PUSH/POP: 1 + N (N registers);
 * branches (B, BL, BX, BLX, CBZ, CBNZ) and any instruction writing the PC (POP/LDM with PC, LDR
   PC, MOV/ADD PC): 1 when not taken, 1 + P when taken, with P = 2 (``BRANCH_REFILL``); TBB/TBH
@@ -103,7 +108,9 @@ def model_summary(ws: int) -> dict:
     """The timing model's parameters, for reports beside the estimate."""
     return {"reference": "Cortex-M4 Technical Reference Manual r0p1, 3.3 (cycles per instruction)",
             "branch_refill_cycles": BRANCH_REFILL, "div_cycles": DIV_CYCLES,
-            "load_store": "2, or 1 pipelined after a load; LDRD/STRD 3; LDM/STM/PUSH/POP 1+N",
+            "load_store": "2, or 1 pipelined after a load; STR [Rn, #imm] 1; base-update loads not "
+                          "pipelined; +1 for an address written by the preceding data-processing "
+                          "instruction; LDRD/STRD 3; LDM/STM/PUSH/POP 1+N",
             "instruction_cache": f"{ICACHE_LINES} lines x {ICACHE_LINE_BYTES} B, fully associative, LRU",
             "flash_wait_states": ws, "cycles_per_missed_line": FLASH_READS_PER_LINE * ws,
             "data_reads_from_flash": "load timing only (ART data cache and prefetch assumed to hide "
@@ -146,6 +153,29 @@ def _list_size(operands: str) -> int:
         elif part:
             n += 1
     return max(n, 1)
+
+
+_NO_DEST = {"cmp", "cmn", "tst", "teq", "it", "nop"}
+
+
+def _address(operands: str) -> tuple[list[str], bool, bool]:
+    """(address registers, base update, immediate-or-no offset) of a load/store's operands."""
+    ops = operands.lower()
+    inside = ops[ops.find("[") + 1:ops.find("]")] if "[" in ops else ""
+    regs = _REG.findall(inside)
+    update = "!" in ops or bool(re.search(r"\]\s*,", ops))
+    return regs, update, len(regs) <= 1
+
+
+def _written(m: str, cls: str, operands: str) -> set[str]:
+    """Registers a data-processing instruction writes (the address-dependency stall)."""
+    if cls not in ("alu", "mac") or m in _NO_DEST:
+        return set()
+    regs = _registers(operands)
+    if m in ("smull", "umull", "smlal", "umlal", "umaal", "smlald", "smlaldx", "smlsld", "smlsldx") \
+            or m.startswith("smlal"):
+        return set(regs[:2])
+    return set(regs[:1])
 
 
 def classify(mnemonic: str, operands: str) -> tuple[str, int, bool]:
@@ -201,21 +231,31 @@ class Block:
         prev_load_dest = None          # destination register of a load directly before, or None
         prev_store = False
         writes_pc = False
+        written: set[str] = set()       # registers the previous data-processing instruction wrote
         for _, _, mnem, ops in insns:
             cls, cyc, wpc = classify(mnem, ops)
             m = base_mnemonic(mnem)
             single = m in _LOAD or m in _STORE
-            if single and cyc == 2 and prev_load_dest is not None and not prev_store:
-                regs = _registers(ops)
-                base = regs[1] if len(regs) > 1 else None
-                if base != prev_load_dest:
+            if single or m in _DOUBLE or m in _MULTIPLE:
+                if "[" in ops:
+                    addr, update, imm = _address(ops)
+                else:                               # LDM/STM Rn!, {..}; PUSH/POP use SP
+                    addr, update, imm = (["sp"] if m in ("push", "pop") else _registers(ops)[:1]), False, True
+                if single and m in _STORE and imm and not update:
                     cyc = 1
+                elif single and cyc == 2 and prev_load_dest is not None and not prev_store \
+                        and not (m in _LOAD and update):
+                    if prev_load_dest not in addr:
+                        cyc = 1
+                if written & set(addr):
+                    cyc += 1
             if m in _LOAD and m not in ("pld", "pli"):
                 regs = _registers(ops)
                 prev_load_dest = regs[0] if regs else ""
             else:
                 prev_load_dest = None
             prev_store = m in _STORE or m in _DOUBLE and m == "strd"
+            written = _written(m, cls, ops)
             counts[cls] += 1
             cycles += cyc
             writes_pc = wpc

@@ -33,9 +33,10 @@ def _acc_bound(step: Step) -> np.ndarray:
 def convp_scratch_bytes(cfg: dict) -> int:
     """Bytes of scratch the DSP convolution needs (clib: ASC_CONVP_SCRATCH int16): three output
     pixels' int16 taps, then, with a fused ADD, their outputs before it (whole words), then a
-    requantization table of 3 words per output channel."""
+    requantization table of 3 words per output channel, then, with a fused ADD, 512 words of
+    the inputs' scaled values per int8 value."""
     groups = (cfg["k_h"] * cfg["k_w"] * cfg["in_c"] + 3) // 4
-    sums = 2 * ((3 * cfg["out_c"] + 3) // 4) if cfg.get("add") else 0
+    sums = 2 * ((3 * cfg["out_c"] + 3) // 4) + 1024 if cfg.get("add") else 0
     return 2 * (12 * groups + sums + 6 * cfg["out_c"])
 
 

@@ -48,6 +48,22 @@
 #define ASC_NOINLINE
 #endif
 
+/* ASC_HOT: a function of a kernel's inner pass, started on a 32-byte line so that the pass's
+ * code takes as few lines of the flash cache as it can. */
+#if defined(__GNUC__)
+#define ASC_HOT __attribute__((aligned(32)))
+#else
+#define ASC_HOT
+#endif
+
+/* ASC_NO_LIBCALL: a function whose short copy loops stay loops (GCC would call memcpy/memset
+ * for them, whose set-up costs more than a few bytes' copy). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define ASC_NO_LIBCALL __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define ASC_NO_LIBCALL
+#endif
+
 /* A 32-bit load from any alignment (one LDR on the M4, which allows unaligned words). */
 static inline int32_t asc_ld32(const void *p)
 {

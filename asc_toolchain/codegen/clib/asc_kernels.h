@@ -239,14 +239,14 @@ typedef struct {
  * a matrix product: the taps of three output pixels with the input offset added, zero in the
  * padding (ASC_CONVP_COLUMNS int16), then, with a fused ADD (add = 1), room for the three
  * pixels' outputs before it (in whole words), then a requantization table of 3 words per output
- * channel. */
+ * channel, then, with a fused ADD, 512 words: each input's scaled value per int8 value. */
 #define ASC_CONVP_GROUPS(k_h, k_w, in_c) (((int32_t)(k_h) * (k_w) * (in_c) + 3) >> 2)
 #define ASC_CONVP_WEIGHT(groups, oc, t)                                                            \
     ((((((oc) >> 1) * (groups) + ((t) >> 2)) * 4 + ((t) & 1) * 2 + ((oc) & 1)) << 1)                \
      + (((t) >> 1) & 1))
 #define ASC_CONVP_COLUMNS(k_h, k_w, in_c) (12 * ASC_CONVP_GROUPS(k_h, k_w, in_c))
 #define ASC_CONVP_SCRATCH(k_h, k_w, in_c, out_c, add)                                              \
-    (ASC_CONVP_COLUMNS(k_h, k_w, in_c) + ((add) ? 2 * ((3 * (int32_t)(out_c) + 3) / 4) : 0)         \
+    (ASC_CONVP_COLUMNS(k_h, k_w, in_c) + ((add) ? 2 * ((3 * (int32_t)(out_c) + 3) / 4) + 1024 : 0)  \
      + 6 * (int32_t)(out_c))
 void asc_convp_s8(const asc_convp_cfg *cfg, const int16_t *weights, const uint8_t *bias_le,
                   const int8_t *input, const asc_add_cfg *add, const int8_t *residual,

@@ -82,7 +82,7 @@ ASC_INLINE void put_one(col_writer *w, int32_t value)
     }
 }
 
-ASC_INLINE void put_zeros(col_writer *w, int32_t count)
+ASC_NOINLINE static void put_zeros(col_writer *w, int32_t count)
 {
     while (count > 0 && w->n) {
         put_one(w, 0);
@@ -102,7 +102,7 @@ ASC_INLINE void put_zeros(col_writer *w, int32_t count)
     }
 }
 
-ASC_INLINE void put_run(col_writer *w, const int8_t *src, int32_t count)
+ASC_NOINLINE static void put_run(col_writer *w, const int8_t *src, int32_t count)
 {
     while (count > 0 && w->n) {
         put_one(w, *src++ + w->offset);
@@ -138,7 +138,7 @@ ASC_INLINE void put_run(col_writer *w, const int8_t *src, int32_t count)
 
 /* Pixel k's taps, kernel row by kernel row: the padding as zeros, the in-bounds taps of a row
  * as one run of input bytes (contiguous without dilation), the last group completed with zeros. */
-static void im2col(const asc_convp_cfg *layer, const int8_t *input, int32_t pixel, int16_t *col,
+ASC_NOINLINE static void im2col(const asc_convp_cfg *layer, const int8_t *input, int32_t pixel, int16_t *col,
                    int32_t k)
 {
     const asc_convp_cfg local = *layer;
@@ -174,13 +174,243 @@ static void im2col(const asc_convp_cfg *layer, const int8_t *input, int32_t pixe
     }
 }
 
+/* A slot's words w hold a group as 2 PIX words, its (tap 1, tap 3) word PIX words after its
+ * (tap 0, tap 2) word. n whole groups of zeros, or of input bytes from src (off2: the input
+ * offset in both halfwords); the next group's place. */
+static inline int32_t *zero_groups(int32_t *w, int32_t n)
+{
+    for (; n > 0; --n) {
+        w[0] = 0;
+        w[PIX] = 0;
+        w += 2 * PIX;
+    }
+    return w;
+}
+
+static inline int32_t *take_groups(int32_t *w, const int8_t *src, int32_t n, int32_t off2)
+{
+    for (; n >= 2; n -= 2) {
+        const int32_t v = asc_ld32(src);
+        const int32_t u = asc_ld32(src + 4);
+        w[0] = ASC_SXTAB16(off2, v);
+        w[PIX] = ASC_SXTAB16_ROR8(off2, v);
+        w[2 * PIX] = ASC_SXTAB16(off2, u);
+        w[3 * PIX] = ASC_SXTAB16_ROR8(off2, u);
+        w += 4 * PIX;
+        src += 8;
+    }
+    if (n) {
+        const int32_t v = asc_ld32(src);
+        w[0] = ASC_SXTAB16(off2, v);
+        w[PIX] = ASC_SXTAB16_ROR8(off2, v);
+        w += 2 * PIX;
+    }
+    return w;
+}
+
+/* The taps of an output pixel whose window lies inside the input, without horizontal
+ * dilation, when a kernel row is whole groups (k_w * in_c a multiple of 4): each row converts
+ * straight from the input into the slot's words w. */
+ASC_NOINLINE ASC_HOT static void im2col_rows(const asc_convp_cfg *cfg, const int8_t *input, int32_t y0, int32_t x0,
+                        int32_t *w)
+{
+    const int32_t in_c = cfg->in_c;
+    const int32_t row_groups = ((int32_t)cfg->k_w * in_c) >> 2;
+    const int32_t k_h = cfg->k_h;
+    const int32_t step = (int32_t)cfg->dil_h * cfg->in_w * in_c;
+    const int32_t off2 = (int32_t)((uint32_t)(uint16_t)cfg->in_offset * 0x10001u);
+    const int8_t *src = input + ((int32_t)y0 * cfg->in_w + x0) * in_c;
+    int32_t ky;
+    for (ky = 0; ky < k_h; ++ky, src += step) {
+        w = take_groups(w, src, row_groups, off2);
+    }
+}
+
+/* The same for a window that reaches into the padding, when the input channels are a multiple
+ * of 4 (each kernel position whole groups): per kernel row zero groups, the in-bounds run, zero
+ * groups. */
+ASC_NOINLINE static void im2col_edge(const asc_convp_cfg *cfg, const int8_t *input, int32_t y0, int32_t x0,
+                        int32_t *w)
+{
+    const int32_t in_c = cfg->in_c;
+    const int32_t g = in_c >> 2;
+    const int32_t k_w = cfg->k_w;
+    const int32_t k_h = cfg->k_h;
+    const int32_t dil_w = cfg->dil_w;
+    const int32_t step = (int32_t)cfg->dil_h * cfg->in_w * in_c;
+    const int32_t off2 = (int32_t)((uint32_t)(uint16_t)cfg->in_offset * 0x10001u);
+    const asc_taps t = asc_taps_at(cfg, y0, x0);
+    const int8_t *row = input + ((y0 + t.y_lo * cfg->dil_h) * cfg->in_w + x0) * in_c;
+    int32_t ky;
+    int32_t kx;
+    w = zero_groups(w, t.y_lo * k_w * g);
+    for (ky = t.y_lo; ky < t.y_hi; ++ky, row += step) {
+        w = zero_groups(w, t.x_lo * g);
+        if (dil_w == 1) {
+            w = take_groups(w, row + t.x_lo * in_c, (t.x_hi - t.x_lo) * g, off2);
+        } else {
+            for (kx = t.x_lo; kx < t.x_hi; ++kx) {
+                w = take_groups(w, row + kx * dil_w * in_c, g, off2);
+            }
+        }
+        w = zero_groups(w, (k_w - t.x_hi) * g);
+    }
+    zero_groups(w, (k_h - t.y_hi) * k_w * g);
+}
+
+#define GATHER_TAPS 256     /* taps of a window gathered on the stack (small channel counts) */
+
+/* A window's taps gathered into ``run`` in kernel order (``taps`` bytes), converted a group at
+ * a time into the slot's words w; the last group is completed with the input zero point, which
+ * the offset makes 0, as are the padding's taps that the gathering wrote. */
+static void take_run(int8_t *run, int32_t taps, int32_t zp, int32_t off2, int32_t *w)
+{
+    st32(run + taps, (int32_t)((uint32_t)(uint8_t)zp * 0x01010101u));
+    take_groups(w, run, (taps + 3) >> 2, off2);
+}
+
+/* The taps of a window inside the input, without horizontal dilation, of up to GATHER_TAPS
+ * taps whose kernel rows are not whole groups: the rows copied into one run (words, then the
+ * row's last bytes). */
+ASC_NOINLINE ASC_NO_LIBCALL static void gather_rows(const asc_convp_cfg *cfg,
+                                                    const int8_t *input, int32_t y0, int32_t x0,
+                                                    int32_t *w)
+{
+    const int32_t in_c = cfg->in_c;
+    const int32_t row_taps = (int32_t)cfg->k_w * in_c;
+    const int32_t k_h = cfg->k_h;
+    const int32_t step = (int32_t)cfg->dil_h * cfg->in_w * in_c;
+    const int8_t *row = input + ((int32_t)y0 * cfg->in_w + x0) * in_c;
+    int8_t run[GATHER_TAPS + 4];
+    int8_t *d = run;
+    int32_t ky;
+    int32_t j;
+    for (ky = 0; ky < k_h; ++ky, row += step, d += row_taps) {
+        for (j = 0; j + 4 <= row_taps; j += 4) {
+            st32(d + j, asc_ld32(row + j));
+        }
+        for (; j < row_taps; ++j) {
+            d[j] = row[j];
+        }
+    }
+    take_run(run, k_h * row_taps, -cfg->in_offset,
+             (int32_t)((uint32_t)(uint16_t)cfg->in_offset * 0x10001u), w);
+}
+
+/* Any window of up to GATHER_TAPS taps: per kernel row the input zero point for every tap, then
+ * the in-bounds positions' bytes over it. */
+ASC_NOINLINE ASC_NO_LIBCALL static void gather_window(const asc_convp_cfg *cfg,
+                                                      const int8_t *input, int32_t y0,
+                                                      int32_t x0, int32_t *w)
+{
+    const int32_t in_c = cfg->in_c;
+    const int32_t row_taps = (int32_t)cfg->k_w * in_c;
+    const int32_t k_h = cfg->k_h;
+    const int32_t zp = -cfg->in_offset;
+    const asc_taps t = asc_taps_at(cfg, y0, x0);
+    int8_t run[GATHER_TAPS + 4];
+    int8_t *d = run;
+    int32_t ky;
+    int32_t kx;
+    int32_t j;
+    for (ky = 0; ky < k_h; ++ky, d += row_taps) {
+        for (j = 0; j < row_taps; ++j) {
+            d[j] = (int8_t)zp;
+        }
+        if (ky < t.y_lo || ky >= t.y_hi) {
+            continue;
+        }
+        for (kx = t.x_lo; kx < t.x_hi; ++kx) {
+            const int8_t *x = input + ((y0 + ky * cfg->dil_h) * cfg->in_w + x0 + kx * cfg->dil_w)
+                                      * in_c;
+            for (j = 0; j < in_c; ++j) {
+                d[kx * in_c + j] = x[j];
+            }
+        }
+    }
+    take_run(run, k_h * row_taps, zp, (int32_t)((uint32_t)(uint16_t)cfg->in_offset * 0x10001u),
+             w);
+}
+
+/* One pixel slot's taps, by the cheapest way that applies when the window is not inside the
+ * input with whole-group kernel rows: whole groups with zero groups for the padding, a gathered
+ * window, or tap by tap. */
+ASC_NOINLINE static void fill_slot(const asc_convp_cfg *cfg, const int8_t *input, int32_t y0,
+                                   int32_t x0, int inside, int32_t pixel, int16_t *col, int32_t k)
+{
+    int32_t *slot = (int32_t *)(void *)(col + 2 * k);
+    if (!inside && (cfg->in_c & 3) == 0) {
+        im2col_edge(cfg, input, y0, x0, slot);
+    } else if ((int32_t)cfg->k_h * cfg->k_w * cfg->in_c > GATHER_TAPS || cfg->in_offset < -127
+               || cfg->in_offset > 128) {
+        im2col(cfg, input, pixel, col, k);
+    } else if (inside) {
+        gather_rows(cfg, input, y0, x0, slot);
+    } else {
+        gather_window(cfg, input, y0, x0, slot);
+    }
+}
+
+/* Where a pass's windows start, per layer: a window starting at (y0, x0) with 0 <= y0 <=
+ * last_y and 0 <= x0 <= last_x lies inside the input; rows: such windows (without horizontal
+ * dilation) are whole-group kernel rows, taken straight from the input. */
+typedef struct {
+    int32_t out_w, stride_h, stride_w, pad_top, pad_left;
+    int32_t last_y, last_x;
+    int32_t inside_ok, rows;
+} col_plan;
+
+static col_plan plan_columns(const asc_convp_cfg *cfg)
+{
+    col_plan c;
+    c.out_w = cfg->out_w;
+    c.stride_h = cfg->stride_h;
+    c.stride_w = cfg->stride_w;
+    c.pad_top = cfg->pad_top;
+    c.pad_left = cfg->pad_left;
+    c.last_y = cfg->in_h - 1 - (cfg->k_h - 1) * cfg->dil_h;
+    c.last_x = cfg->in_w - 1 - (cfg->k_w - 1) * cfg->dil_w;
+    c.inside_ok = cfg->dil_w == 1;
+    c.rows = c.inside_ok && ((cfg->k_w * cfg->in_c) & 3) == 0;
+    return c;
+}
+
+/* The columns of the PIX output pixels from p on (a short last pass of n pixels repeats its
+ * last one). Out of line and short, so that the pass loop stays within the instruction cache. */
+ASC_NOINLINE ASC_HOT static void fill_columns(const col_plan *plan, const asc_convp_cfg *cfg,
+                                              const int8_t *input, int32_t p, int32_t n,
+                                              int16_t *col)
+{
+    const int32_t out_w = plan->out_w;
+    int32_t oy = p / out_w;
+    int32_t ox = p - oy * out_w;
+    int32_t k;
+    for (k = 0; k < PIX; ++k) {
+        int32_t y0;
+        int32_t x0;
+        int inside;
+        if (k > 0 && k < n && ++ox == out_w) {
+            ox = 0;
+            ++oy;
+        }
+        y0 = oy * plan->stride_h - plan->pad_top;
+        x0 = ox * plan->stride_w - plan->pad_left;
+        inside = plan->inside_ok && y0 >= 0 && x0 >= 0 && y0 <= plan->last_y && x0 <= plan->last_x;
+        if (inside && plan->rows) {
+            im2col_rows(cfg, input, y0, x0, (int32_t *)(void *)(col + 2 * k));
+        } else {
+            fill_slot(cfg, input, y0, x0, inside, oy * out_w + ox, col, k);
+        }
+    }
+}
+
 /* acc[2k + j] = bias[j] + sum over the groups of column words (pixel k) x weight words (channel
  * j of the pair): the columns of PIX pixels against one channel pair's weight rows. cols and
  * weights are word-aligned; end = cols + 6 * groups words; bias: two little-endian int32. */
 #if ASC_DSP_TARGET && defined(__GNUC__)
 /* Fourteen registers: six accumulators (r3-r8), three column words (r9-r11), two weight words
  * (r12, lr), the two pointers and the end. One LDM per three column words, one per two weight
- * words; two groups a pass after a single one when the count is odd. */
+ * words; two groups a pass, an odd count entering the pass at its second group. */
 #define ASC_MM_PAIR                                                                                \
     "ldm r0!, {r9, r10, r11}\n\t"                                                                  \
     "ldm r1!, {r12, lr}\n\t"                                                                       \
@@ -203,15 +433,13 @@ __attribute__((naked, noinline)) static void mm3x2(U_ const void *cols, U_ const
             "mov r8, r4\n\t"
             "sub r9, r2, r0\n\t"
             "tst r9, #8\n\t"        /* 24 bytes a group: bit 3 set when the count is odd */
-            "beq 2f\n\t"
+            "bne 4f\n"
+            "2:\n\t"
+            ASC_MM_PAIR ASC_MM_PAIR
+            "4:\n\t"
             ASC_MM_PAIR ASC_MM_PAIR
             "cmp r0, r2\n\t"
-            "beq 3f\n"
-            "2:\n\t"
-            ASC_MM_PAIR ASC_MM_PAIR ASC_MM_PAIR ASC_MM_PAIR
-            "cmp r0, r2\n\t"
-            "bne 2b\n"
-            "3:\n\t"
+            "bne 2b\n\t"
             "ldr r9, [sp, #40]\n\t"
             "stm r9, {r3-r8}\n\t"
             "pop {r3-r11, pc}\n\t");
@@ -268,7 +496,7 @@ typedef struct {
     "smlad r7, r11, r12, r7\n\t"                                                                  \
     "smlad r8, r11, lr, r8\n\t"
 #define CV_ROWS3(NAME, LO, HI)                                                                     \
-    __attribute__((naked, noinline, unused)) static void NAME(                                     \
+    __attribute__((naked, noinline, unused, aligned(32))) static void NAME(                        \
         __attribute__((unused)) conv3_args *args, __attribute__((unused)) const int16_t *weights)  \
     {                                                                                              \
         __asm__("push {r0, r4-r11, lr}\n"                                                          \
@@ -284,12 +512,11 @@ typedef struct {
                 "ldrd r0, r2, [r12]\n\t"                                                          \
                 "sub r9, r2, r0\n\t"                                                              \
                 "tst r9, #8\n\t"                                                                  \
-                "beq 2f\n\t"                                                                      \
-                CV_PAIR CV_PAIR                                                                    \
-                "cmp r0, r2\n\t"                                                                  \
-                "beq 3f\n"                                                                         \
+                "bne 4f\n"                                                                         \
                 "2:\n\t"                                                                          \
-                CV_PAIR CV_PAIR CV_PAIR CV_PAIR                                                    \
+                CV_PAIR CV_PAIR                                                                    \
+                "4:\n\t"                                                                          \
+                CV_PAIR CV_PAIR                                                                    \
                 "cmp r0, r2\n\t"                                                                  \
                 "bne 2b\n"                                                                         \
                 "3:\n\t"                                                                          \
@@ -310,9 +537,9 @@ typedef struct {
                 "ldr r3, [sp]\n\t"                                                                \
                 "ldr r5, [r3, #12]\n\t"                                                           \
                 "add r5, r5, #12\n\t"                                                             \
+                "add r0, r0, #1\n\t"     /* between: an address just computed stalls a cycle */  \
                 "ldm r5!, {r9, r10, r11}\n\t"                                                     \
                 "str r5, [r3, #12]\n\t"                                                           \
-                "add r0, r0, #1\n\t"                                                              \
                 CV_OUT("r4", LO, HI) "strb r4, [r0]\n\t"                                          \
                 CV_OUT("r6", LO, HI) "strb r6, [r0, lr]\n\t"                                      \
                 CV_OUT("r8", LO, HI) "strb r8, [r0, lr, lsl #1]\n\t"                              \
@@ -460,6 +687,45 @@ ASC_INLINE void conv3_pass(const asc_convp_cfg *cfg, rq_out r, int32_t fast,
 }
 #endif
 
+/* The fused ADD where asc_add_one_fast is exact (has_add 2), by table: ``scaled`` holds for
+ * every int8 value v the first input's asc_rq_small((v + offset) << left_shift, ...) (256
+ * words), then the second's; an output is then one requantization of the sum of two entries. */
+static void add_tables(const asc_add_cfg *add, int32_t *scaled)
+{
+    int32_t v;
+    for (v = -128; v < 128; ++v) {
+        scaled[v + 128] = asc_rq_small((v + add->in1_offset) * ((int32_t)1 << add->left_shift),
+                                       add->in1_multiplier, add->in1_shift);
+        scaled[v + 384] = asc_rq_small((v + add->in2_offset) * ((int32_t)1 << add->left_shift),
+                                       add->in2_multiplier, add->in2_shift);
+    }
+}
+
+static void add_rows(const asc_add_cfg *add, const int32_t *scaled, const int8_t *in1,
+                     const int8_t *in2, int8_t *output, int32_t count)
+{
+    const int32_t *t1 = scaled + 128;
+    const int32_t *t2 = scaled + 384;
+    const int32_t lo = add->act_min;
+    const int32_t hi = add->act_max;
+    int32_t rq[3];
+    int32_t k;
+    if (asc_rq_fold(add->out_multiplier, add->out_shift, add->out_offset, rq)) {
+        const int32_t m = rq[0];
+        const int32_t half = rq[1];
+        const int32_t e = rq[2];
+        for (k = 0; k < count; ++k) {
+            const int32_t v = ASC_SAT8(asc_rq_half(t1[in1[k]] + t2[in2[k]], m, e, half));
+            output[k] = (int8_t)asc_min(asc_max(v, lo), hi);
+        }
+        return;
+    }
+    for (k = 0; k < count; ++k) {
+        const int32_t v = asc_rq_small(t1[in1[k]] + t2[in2[k]], add->out_multiplier, add->out_shift);
+        output[k] = (int8_t)asc_clamp(v + add->out_offset, lo, hi);
+    }
+}
+
 /* The DSP path: output pixels PIX at a time through the scratch columns (a short last pass
  * repeats its last pixel's columns and stores only its own). has_add 2: the convolution outputs
  * go to the scratch after the columns, then the ADD runs over them in a loop of its own. */
@@ -475,11 +741,18 @@ ASC_INLINE void convp_dsp(const asc_convp_cfg *layer, int32_t fast, int has_add,
     const int32_t out_c = cfg->out_c;
     int8_t *sums = (int8_t *)(col + ASC_CONVP_COLUMNS(cfg->k_h, cfg->k_w, cfg->in_c));
     const rq_out r = {local.out_zero_point, local.act_min, local.act_max};
+    const col_plan plan = plan_columns(cfg);
     asc_add_cfg add_local;
+    /* has_add 2: both inputs' scaled values per int8 value, after the requantization table */
+    int32_t *scaled = (int32_t *)(void *)(col + ASC_CONVP_COLUMNS(cfg->k_h, cfg->k_w, cfg->in_c)
+                                          + 2 * ((3 * out_c + 3) / 4) + 6 * out_c);
     int32_t p;
     if (has_add) {
         add_local = *add;
         add = &add_local;
+    }
+    if (has_add == 2) {
+        add_tables(add, scaled);
     }
 #if CONV3_ASM
     /* the table after the columns and the sums (ASC_CONVP_SCRATCH) */
@@ -491,10 +764,7 @@ ASC_INLINE void convp_dsp(const asc_convp_cfg *layer, int32_t fast, int has_add,
         const int32_t n = pixels - p < PIX ? pixels - p : PIX;
         const int8_t *res = has_add == 1 ? residual + p * out_c : NULL;
         int8_t *out = has_add == 2 ? sums : output + p * out_c;
-        int32_t k;
-        for (k = 0; k < PIX; ++k) {
-            im2col(cfg, input, p + (k < n ? k : n - 1), col, k);
-        }
+        fill_columns(&plan, cfg, input, p, n, col);
 #if CONV3_ASM
         if (rows3 && n == PIX) {
             conv3_pass(cfg, r, fast, weights, bias_le, col, rq, out);
@@ -506,10 +776,7 @@ ASC_INLINE void convp_dsp(const asc_convp_cfg *layer, int32_t fast, int has_add,
             conv_pixels(cfg, r, fast, has_add == 1, n, weights, bias_le, col, add, res, out);
         }
         if (has_add == 2) {
-            const int32_t at = p * out_c;
-            for (k = 0; k < n * out_c; ++k) {
-                output[at + k] = asc_add_one_fast(add, sums[k], residual[at + k]);
-            }
+            add_rows(add, scaled, sums, residual + p * out_c, output + p * out_c, n * out_c);
         }
     }
 }

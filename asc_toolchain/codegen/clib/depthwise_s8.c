@@ -254,18 +254,25 @@ static int dw_table(const asc_convp_cfg *cfg, int32_t c, int32_t pw, int32_t *ta
  * and weight pairs (then the requantization's operands), r12 the output, lr the count. */
 #define DW_STR(x) #x
 #define DW_XSTR(x) DW_STR(x)
-#define DW_TAP(R, X, T)                                                                            \
-    "ldrd r8, r9, [" R X "\n\t"                                                                   \
-    "ldrd r10, r11, [r3, #(4 * " DW_XSTR(DW_WX) " + 8 * (" T "))]\n\t"                           \
+/* Single loads in a row pipeline (N + 1 cycles, where each LDRD takes 3): a tap's two input
+ * words and two weight words; the tap that advances the row pointer (a base update, which does
+ * not pipeline) loads first. */
+#define DW_TAP(R, A, B, T)                                                                         \
+    "ldr r8, [" R A "\n\t"                                                                        \
+    "ldr r9, [" R B "\n\t"                                                                        \
+    "ldr r10, [r3, #(4 * " DW_XSTR(DW_WX) " + 8 * (" T "))]\n\t"                                 \
+    "ldr r11, [r3, #(4 * " DW_XSTR(DW_WX) " + 8 * (" T ") + 4)]\n\t"                             \
     "smlabb r4, r8, r10, r4\n\t"                                                                  \
     "smlatt r6, r8, r10, r6\n\t"                                                                  \
     "smlabb r5, r9, r11, r5\n\t"                                                                  \
     "smlatt r7, r9, r11, r7\n\t"
 #define DW_ROW(R, K)                                                                               \
-    DW_TAP(R, ", #8]", #K " + 1") DW_TAP(R, ", #16]", #K " + 2") DW_TAP(R, "], #8", #K)
+    DW_TAP(R, "], #8", ", #-4]", #K) DW_TAP(R, ", #0]", ", #4]", #K " + 1")                        \
+    DW_TAP(R, ", #8]", ", #12]", #K " + 2")
 /* Channel K (accumulator A): lo in r11 when LO, hi when HI. */
 #define DW_OUT(A, K, LO, HI)                                                                       \
-    "ldrd r8, r9, [r3, #(4 * " DW_XSTR(DW_RQ) " + 12 * " #K ")]\n\t"                             \
+    "ldr r8, [r3, #(4 * " DW_XSTR(DW_RQ) " + 12 * " #K ")]\n\t"                                  \
+    "ldr r9, [r3, #(4 * " DW_XSTR(DW_RQ) " + 12 * " #K " + 4)]\n\t"                              \
     "ldr r10, [r3, #(4 * " DW_XSTR(DW_RQ) " + 12 * " #K " + 8)]\n\t"                             \
     ASC_RQ_ASM(A, "r8", "r9", "r10")                                                               \
     ".if " #LO "\n\t" ASC_MAX_ASM(A, "r11") ".endif\n\t"                                           \
@@ -354,7 +361,15 @@ static void dw_fill_plane(const asc_convp_cfg *cfg, const int8_t *input, int32_t
         const int8_t *src = input + ((py - cfg->pad_top) * cfg->in_w + x_lo - cfg->pad_left) * ch + c;
         int32_t *d = plane + 2 * (py * pw + x_lo);
         int32_t *stop = d + 2 * (x_hi - x_lo);
-        for (; d != stop; d += 2, src += ch) {
+        for (; stop - d >= 4; d += 4, src += 2 * ch) {      /* two pixels a pass */
+            const int32_t v = asc_ld32(src);
+            const int32_t u = asc_ld32(src + ch);
+            d[0] = ASC_SXTAB16(off2, v);
+            d[1] = ASC_SXTAB16_ROR8(off2, v);
+            d[2] = ASC_SXTAB16(off2, u);
+            d[3] = ASC_SXTAB16_ROR8(off2, u);
+        }
+        if (d != stop) {
             const int32_t v = asc_ld32(src);
             d[0] = ASC_SXTAB16(off2, v);
             d[1] = ASC_SXTAB16_ROR8(off2, v);
