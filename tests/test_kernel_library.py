@@ -65,10 +65,12 @@ CASES = {
     "fully_connected": ("fc", (37,), lambda L: [L.Dense(7, activation="relu")]),
     "softmax": ("softmax", (6,), lambda L: [L.Softmax()]),
     # padded convolution, the DSP matrix product (three whole pixels in assembly, a short last
-    # pass in C): odd pixel count, words of 4 channels, the [lo, 127] clamp; 3 channels (taps
-    # gathered one by one, a partial last group of taps, an odd last output channel, a relu6
-    # clamp); dilation ([lo, hi]); 6 channels (runs across groups); no activation (SSAT alone);
-    # the reference requantization in the DSP path; no scratch (the portable kernel)
+    # pass in C; 2, 1 and 0 groups of taps past a multiple of 3): odd pixel count, words of 4
+    # channels, the [lo, 127] clamp; 3 channels (windows gathered inside and at the border, a
+    # partial last group of taps, an odd last output channel, a relu6 clamp); dilation (zero
+    # groups for the padding, [lo, hi]); 6 channels (kernel rows across groups); no activation
+    # (SSAT alone); the reference requantization in the DSP path; no scratch (the portable
+    # kernel)
     "convp_1x1_odd_pixels": ("convp", (5, 7, 8),
                              lambda L: [L.Conv2D(6, 1, padding="same", activation="relu")]),
     "convp_3x3_in3_odd_oc": ("convp", (9, 8, 3), lambda L: [
@@ -79,6 +81,9 @@ CASES = {
     "convp_reference_rq": ("convp", (7, 6, 4), lambda L: [L.Conv2D(4, 3, padding="same")]),
     "convp_linear_10_pixels": ("convp", (5, 6, 8),
                                lambda L: [L.Conv2D(6, 3, strides=(1, 2), padding="same")]),
+    # a window over the gathering limit (7x7x6 = 294 taps, channels not whole groups): tap by tap
+    "convp_large_window": ("convp", (8, 9, 6),
+                           lambda L: [L.Conv2D(4, 7, padding="same", activation="relu")]),
     "convp_no_scratch": ("convp_no_scratch", (7, 7, 3),
                          lambda L: [L.Conv2D(4, 3, padding="same", activation="relu")]),
     # depthwise through the scratch plane (3x3 rows in assembly: the [lo, 127] clamp, SSAT alone,

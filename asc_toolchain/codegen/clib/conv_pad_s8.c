@@ -480,6 +480,7 @@ typedef struct {
     int32_t out_c;              /* 20: output pixel stride */
     int32_t pairs;              /* 24: channel pairs still to do */
     int32_t lo, hi;             /* 28, 32 */
+    int32_t entry;              /* 36: groups mod 3, where the first pass of the loop starts */
 } conv3_args;
 
 #define CV_OUT(A, LO, HI)                                                                          \
@@ -510,12 +511,15 @@ typedef struct {
                 "mov r7, r3\n\t"                                                                  \
                 "mov r8, r4\n\t"                                                                  \
                 "ldrd r0, r2, [r12]\n\t"                                                          \
-                "sub r9, r2, r0\n\t"                                                              \
-                "tst r9, #8\n\t"                                                                  \
-                "bne 4f\n"                                                                         \
+                "ldr r9, [r12, #36]\n\t"                                                          \
+                "cmp r9, #1\n\t"     /* groups mod 3: 0 from the top, else that many from the end */ \
+                "beq 7f\n\t"                                                                      \
+                "bhi 6f\n"                                                                         \
                 "2:\n\t"                                                                          \
                 CV_PAIR CV_PAIR                                                                    \
-                "4:\n\t"                                                                          \
+                "6:\n\t"                                                                          \
+                CV_PAIR CV_PAIR                                                                    \
+                "7:\n\t"                                                                          \
                 CV_PAIR CV_PAIR                                                                    \
                 "cmp r0, r2\n\t"                                                                  \
                 "bne 2b\n"                                                                         \
@@ -673,6 +677,7 @@ ASC_INLINE void conv3_pass(const asc_convp_cfg *cfg, rq_out r, int32_t fast,
     a.pairs = cfg->out_c >> 1;
     a.lo = cfg->act_min;
     a.hi = cfg->act_max;
+    a.entry = groups % 3;
     if (fast == 2 || (cfg->act_min == -128 && cfg->act_max == 127)) {
         conv_rows3_sat(&a, weights);
     } else if (cfg->act_max == 127) {
