@@ -86,15 +86,18 @@ CASES = {
                            lambda L: [L.Conv2D(4, 7, padding="same", activation="relu")]),
     "convp_no_scratch": ("convp_no_scratch", (7, 7, 3),
                          lambda L: [L.Conv2D(4, 3, padding="same", activation="relu")]),
-    # depthwise through the scratch plane (3x3 rows in assembly: the [lo, 127] clamp, SSAT alone,
-    # [lo, hi] without padding; 5x5 with stride and the [lo, hi] clamp, dilation, the reference
-    # requantization, a 7x7 kernel in C)
+    # depthwise through the scratch plane (3x3 stride 1 by columns in assembly, four outputs a
+    # pass and the rest in C: the [lo, 127] clamp, SSAT alone, [lo, hi] without padding with no
+    # whole pass and with two passes and a rest; 5x5 with stride and the [lo, hi] clamp,
+    # dilation, the reference requantization, a 7x7 kernel in C)
     "dwconv_plane_3x3": ("dwconv_plane", (7, 6, 8),
                          lambda L: [L.DepthwiseConv2D(3, padding="same", activation="relu")]),
     "dwconv_plane_3x3_linear": ("dwconv_plane", (6, 7, 12),
                                 lambda L: [L.DepthwiseConv2D(3, padding="same")]),
     "dwconv_plane_3x3_relu6": ("dwconv_plane", (5, 6, 8),
                                lambda L: [L.DepthwiseConv2D(3, padding="valid", activation="relu6")]),
+    "dwconv_plane_3x3_relu6_tall": ("dwconv_plane", (11, 5, 8), lambda L: [
+        L.DepthwiseConv2D(3, padding="valid", activation="relu6")]),
     "dwconv_plane_5x5_stride2": ("dwconv_plane", (11, 9, 4), lambda L: [
         L.DepthwiseConv2D(5, strides=2, padding="same", activation="relu6")]),
     "dwconv_plane_dilated": ("dwconv_plane", (9, 9, 4),

@@ -257,7 +257,8 @@ void asc_convp_s8(const asc_convp_cfg *cfg, const int16_t *weights, const uint8_
  * their biases, weights as pairs (4 int16 per tap) and requantization (40 int16). */
 #define ASC_DW_PLANE_H(c) (((c)->out_h - 1) * (c)->stride_h + ((c)->k_h - 1) * (c)->dil_h + 1)
 #define ASC_DW_PLANE_W(c) (((c)->out_w - 1) * (c)->stride_w + ((c)->k_w - 1) * (c)->dil_w + 1)
-#define ASC_DW_SCRATCH(c) (4 * (ASC_DW_PLANE_H(c) * ASC_DW_PLANE_W(c) + (c)->k_h * (c)->k_w) + 40)
+#define ASC_DW_COLUMN_H(c) ((ASC_DW_PLANE_H(c) + 1) & ~1)
+#define ASC_DW_SCRATCH(c) (4 * (ASC_DW_COLUMN_H(c) * ASC_DW_PLANE_W(c) + (c)->k_h * (c)->k_w) + 40)
 void asc_dwconv_s8(const asc_convp_cfg *cfg, const int8_t *weights, const uint8_t *bias_le,
                    const int8_t *input, int8_t *output, int16_t *scratch);
 /* pool_s8.c */

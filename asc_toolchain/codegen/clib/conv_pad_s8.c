@@ -138,8 +138,8 @@ ASC_NOINLINE static void put_run(col_writer *w, const int8_t *src, int32_t count
 
 /* Pixel k's taps, kernel row by kernel row: the padding as zeros, the in-bounds taps of a row
  * as one run of input bytes (contiguous without dilation), the last group completed with zeros. */
-ASC_NOINLINE static void im2col(const asc_convp_cfg *layer, const int8_t *input, int32_t pixel, int16_t *col,
-                   int32_t k)
+ASC_NOINLINE static void im2col(const asc_convp_cfg *layer, const int8_t *input, int32_t pixel,
+                                int16_t *col, int32_t k)
 {
     const asc_convp_cfg local = *layer;
     const asc_convp_cfg *cfg = &local;
@@ -211,8 +211,8 @@ static inline int32_t *take_groups(int32_t *w, const int8_t *src, int32_t n, int
 /* The taps of an output pixel whose window lies inside the input, without horizontal
  * dilation, when a kernel row is whole groups (k_w * in_c a multiple of 4): each row converts
  * straight from the input into the slot's words w. */
-ASC_NOINLINE ASC_HOT static void im2col_rows(const asc_convp_cfg *cfg, const int8_t *input, int32_t y0, int32_t x0,
-                        int32_t *w)
+ASC_NOINLINE ASC_HOT static void im2col_rows(const asc_convp_cfg *cfg, const int8_t *input,
+                                             int32_t y0, int32_t x0, int32_t *w)
 {
     const int32_t in_c = cfg->in_c;
     const int32_t row_groups = ((int32_t)cfg->k_w * in_c) >> 2;
@@ -229,8 +229,8 @@ ASC_NOINLINE ASC_HOT static void im2col_rows(const asc_convp_cfg *cfg, const int
 /* The same for a window that reaches into the padding, when the input channels are a multiple
  * of 4 (each kernel position whole groups): per kernel row zero groups, the in-bounds run, zero
  * groups. */
-ASC_NOINLINE static void im2col_edge(const asc_convp_cfg *cfg, const int8_t *input, int32_t y0, int32_t x0,
-                        int32_t *w)
+ASC_NOINLINE static void im2col_edge(const asc_convp_cfg *cfg, const int8_t *input, int32_t y0,
+                                     int32_t x0, int32_t *w)
 {
     const int32_t in_c = cfg->in_c;
     const int32_t g = in_c >> 2;

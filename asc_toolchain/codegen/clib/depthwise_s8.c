@@ -314,6 +314,205 @@ DW_ROW33(dw_row33_lohi, 1, 1)
 #undef DW_ROW
 #undef DW_TAP
 
+/* 3x3, stride 1, no dilation, on the target: one channel at a time through a column-major
+ * plane (each plane column int16 down the input's height, input offset added, zero in the
+ * padding), four outputs down a column per assembly pass. A column's halfword pairs are
+ * vertical neighbours, so with the weights of a kernel column as pairs (w0, w1) and (w1, w2)
+ * the four outputs take two multiply-accumulates each per kernel column from three words:
+ * out y = (p0 p1).(w0 w1) + p2 w2, out y+1 = p1 w0 + (p2 p3).(w1 w2), and so on. */
+typedef struct {
+    int32_t bias;               /* 0 */
+    int32_t m, half, e;         /* 4, 8, 12: asc_rq_fold's table (zero point folded in) */
+    int32_t lo, hi;             /* 16, 20 */
+    int8_t *out;                /* 24: the column's next output (advanced by the assembly) */
+    int32_t stride;             /* 28: bytes from one output row to the next */
+    int32_t pitch;              /* 32: bytes from one plane column to the next */
+    int32_t w[6];               /* 36: per kernel column (w0, w1) and (w1, w2) as int16 pairs */
+} dwc_args;
+
+#define DWC_COL(R, K)                                                                              \
+    "ldr r7, [" R "], #8\n\t"                                                                     \
+    "ldr r8, [" R ", #-4]\n\t"                                                                    \
+    "ldr r9, [" R "]\n\t"                                                                         \
+    "ldr r10, [r12, #(36 + 8 * " #K ")]\n\t"                                                      \
+    "ldr r11, [r12, #(40 + 8 * " #K ")]\n\t"                                                      \
+    "smlad r3, r7, r10, r3\n\t"                                                                   \
+    "smlabt r3, r8, r11, r3\n\t"                                                                  \
+    "smlatb r4, r7, r10, r4\n\t"                                                                  \
+    "smlad r4, r8, r11, r4\n\t"                                                                   \
+    "smlad r5, r8, r10, r5\n\t"                                                                   \
+    "smlabt r5, r9, r11, r5\n\t"                                                                  \
+    "smlatb r6, r8, r10, r6\n\t"                                                                  \
+    "smlad r6, r9, r11, r6\n\t"
+#define DWC_OUT(A, LO, HI)                                                                         \
+    ASC_RQ_ASM(A, "r7", "r8", "r9")                                                                \
+    ".if " #LO "\n\t" ASC_MAX_ASM(A, "r10") ".endif\n\t"                                           \
+    ".if " #HI "\n\t" ASC_MIN_ASM(A, "r11") ".endif\n\t"
+/* n passes of four outputs down plane column ``col`` (and the two columns after it). Registers:
+ * r0-r2 the three columns, r3-r6 the accumulators, r7-r9 the words of a column (then the
+ * requantization's operands), r10-r11 the weight pairs (then lo, hi), r12 the arguments, lr the
+ * count. */
+#define DWC_COLUMN(NAME, LO, HI)                                                                   \
+    __attribute__((naked, noinline, unused)) static void NAME(                                     \
+        __attribute__((unused)) dwc_args *args, __attribute__((unused)) const int16_t *col,         \
+        __attribute__((unused)) int32_t n)                                                         \
+    {                                                                                              \
+        __asm__("push {r4-r11, lr}\n\t"                                                           \
+                "mov r12, r0\n\t"                                                                 \
+                "mov lr, r2\n\t"                                                                  \
+                "mov r0, r1\n\t"                                                                  \
+                "ldr r3, [r12, #32]\n\t"                                                          \
+                "add r1, r0, r3\n\t"                                                              \
+                "add r2, r1, r3\n"                                                                 \
+                "1:\n\t"                                                                          \
+                "ldr r3, [r12]\n\t"                                                               \
+                "mov r4, r3\n\t"                                                                  \
+                "mov r5, r3\n\t"                                                                  \
+                "mov r6, r3\n\t"                                                                  \
+                DWC_COL("r0", 0) DWC_COL("r1", 1) DWC_COL("r2", 2)                                 \
+                "ldr r7, [r12, #4]\n\t"                                                           \
+                "ldr r8, [r12, #8]\n\t"                                                           \
+                "ldr r9, [r12, #12]\n\t"                                                          \
+                ".if " #LO "\n\t"                                                                 \
+                "ldr r10, [r12, #16]\n\t"                                                         \
+                ".endif\n\t"                                                                      \
+                ".if " #HI "\n\t"                                                                 \
+                "ldr r11, [r12, #20]\n\t"                                                         \
+                ".endif\n\t"                                                                      \
+                DWC_OUT("r3", LO, HI) DWC_OUT("r4", LO, HI)                                        \
+                DWC_OUT("r5", LO, HI) DWC_OUT("r6", LO, HI)                                        \
+                "ldr r10, [r12, #24]\n\t"                                                         \
+                "ldr r11, [r12, #28]\n\t"                                                         \
+                "add r7, r10, r11, lsl #1\n\t"                                                    \
+                "strb r3, [r10]\n\t"                                                              \
+                "strb r4, [r10, r11]\n\t"                                                         \
+                "strb r5, [r7]\n\t"                                                               \
+                "strb r6, [r7, r11]\n\t"                                                          \
+                "add r10, r7, r11, lsl #1\n\t"                                                    \
+                "subs lr, lr, #1\n\t"                                                             \
+                "str r10, [r12, #24]\n\t"                                                         \
+                "bne 1b\n\t"                                                                      \
+                "pop {r4-r11, pc}\n\t");                                                          \
+    }
+DWC_COLUMN(dwc_column_sat, 0, 0)
+DWC_COLUMN(dwc_column_lo, 1, 0)
+DWC_COLUMN(dwc_column_lohi, 1, 1)
+#undef DWC_COLUMN
+#undef DWC_OUT
+#undef DWC_COL
+
+/* Channels [c, c + 4) into four column-major planes (``size`` int16 apart, columns ``cp`` int16
+ * apart; their padding already zero): each input word of 4 channels extended once with the
+ * offset added, its halfwords stored into the four planes. */
+static void dwc_fill4(const asc_convp_cfg *cfg, const int8_t *input, int32_t c, int32_t cp,
+                      int32_t size, int16_t *plane)
+{
+    const int32_t ch = cfg->out_c;
+    const int32_t ph = ASC_DW_PLANE_H(cfg);
+    const int32_t pw = ASC_DW_PLANE_W(cfg);
+    const int32_t off2 = (int32_t)((uint32_t)(uint16_t)cfg->in_offset * 0x10001u);
+    const int32_t x_lo = cfg->pad_left < pw ? cfg->pad_left : pw;
+    const int32_t x_hi = cfg->pad_left + cfg->in_w < pw ? cfg->pad_left + cfg->in_w : pw;
+    const int32_t y_lo = cfg->pad_top < ph ? cfg->pad_top : ph;
+    const int32_t y_hi = cfg->pad_top + cfg->in_h < ph ? cfg->pad_top + cfg->in_h : ph;
+    const int32_t step = (int32_t)cfg->in_w * ch;
+    int32_t px;
+    for (px = x_lo; px < x_hi; ++px) {
+        const int8_t *src = input + ((y_lo - cfg->pad_top) * cfg->in_w + px - cfg->pad_left) * ch
+                            + c;
+        int16_t *d = plane + px * cp + y_lo;
+        int16_t *stop = plane + px * cp + y_hi;
+        for (; d != stop; ++d, src += step) {
+            const int32_t v = asc_ld32(src);
+            const int32_t even = ASC_SXTAB16(off2, v);          /* channels 0 and 2 */
+            const int32_t odd = ASC_SXTAB16_ROR8(off2, v);      /* channels 1 and 3 */
+            d[0] = (int16_t)even;
+            d[size] = (int16_t)odd;
+            d[2 * size] = (int16_t)(even >> 16);
+            d[3 * size] = (int16_t)(odd >> 16);
+        }
+    }
+}
+
+/* The last n (< 4) outputs of a column in C, from its plane (t: the first tap, the plane's
+ * columns cp int16 apart). */
+ASC_NOINLINE static void dwc_tail(const dwc_args *a, const int32_t *w9, const int16_t *t,
+                                  int32_t cp, int32_t n, int8_t *out, int32_t fast)
+{
+    int32_t y;
+    for (y = 0; y < n; ++y, ++t, out += a->stride) {
+        const int32_t acc = a->bias + t[0] * w9[0] + t[1] * w9[3] + t[2] * w9[6]
+                            + t[cp] * w9[1] + t[cp + 1] * w9[4] + t[cp + 2] * w9[7]
+                            + t[2 * cp] * w9[2] + t[2 * cp + 1] * w9[5] + t[2 * cp + 2] * w9[8];
+        *out = dw_clamp(fast, asc_rq_half(acc, a->m, a->e, a->half), a->lo, a->hi);
+    }
+}
+
+/* The whole layer by columns (``fast`` 2-4 picks the clamp); 0, before anything is written,
+ * where a channel's requantization cannot be folded (then the groups' path runs). The outputs
+ * past the last whole pass of four in a column are computed here in C from the same plane. */
+ASC_NOINLINE static int dw_columns(const asc_convp_cfg *cfg, int32_t fast,
+                                   const int8_t *weights, const uint8_t *bias_le,
+                                   const int8_t *input, int8_t *output, int16_t *plane)
+{
+    const int32_t ch = cfg->out_c;
+    const int32_t cp = ASC_DW_COLUMN_H(cfg);
+    const int32_t size = cp * ASC_DW_PLANE_W(cfg);
+    const int32_t passes = cfg->out_h / 4;
+    int32_t rq[3] = {0, 0, 0};
+    int32_t w9[9];
+    dwc_args a;
+    int32_t c;
+    int32_t x;
+    int32_t k;
+    for (c = 0; c < ch; ++c) {
+        if (!asc_rq_fold(cfg->multiplier[c], cfg->shift[c], cfg->out_zero_point, rq)) {
+            return 0;
+        }
+    }
+    for (k = 0; k < 2 * size; ++k) {                     /* the padding of the four planes */
+        ((int32_t *)(void *)plane)[k] = 0;
+    }
+    a.lo = cfg->act_min;
+    a.hi = cfg->act_max;
+    a.stride = (int32_t)cfg->out_w * ch;
+    a.pitch = 2 * cp;
+    for (c = 0; c < ch; ++c) {
+        const int16_t *cplane = plane + (c & 3) * size;
+        if ((c & 3) == 0) {
+            dwc_fill4(cfg, input, c, cp, size, plane);
+        }
+        asc_rq_fold(cfg->multiplier[c], cfg->shift[c], cfg->out_zero_point, rq);
+        a.bias = asc_load_i32_le(bias_le + 4 * c);
+        a.m = rq[0];
+        a.half = rq[1];
+        a.e = rq[2];
+        for (k = 0; k < 9; ++k) {
+            w9[k] = weights[k * ch + c];
+        }
+        for (k = 0; k < 3; ++k) {
+            a.w[2 * k] = (int32_t)((uint32_t)(uint16_t)w9[k] | (uint32_t)w9[3 + k] << 16);
+            a.w[2 * k + 1] = (int32_t)((uint32_t)(uint16_t)w9[3 + k] | (uint32_t)w9[6 + k] << 16);
+        }
+        for (x = 0; x < cfg->out_w; ++x) {
+            const int16_t *col = cplane + x * cp;
+            a.out = output + x * ch + c;
+            if (passes && fast == 2) {
+                dwc_column_sat(&a, col, passes);
+            } else if (passes && fast == 3) {
+                dwc_column_lo(&a, col, passes);
+            } else if (passes) {
+                dwc_column_lohi(&a, col, passes);
+            }
+            if (passes * 4 < cfg->out_h) {
+                dwc_tail(&a, w9, col + 4 * passes, cp, cfg->out_h - 4 * passes,
+                         output + (4 * passes * cfg->out_w + x) * ch + c, fast);
+            }
+        }
+    }
+    return 1;
+}
+
 /* The 3x3 stride-1 rows of channels [c, c + 4) in assembly (``fast`` 2-4 picks the clamp); 0
  * where the table cannot be folded (then C runs them). */
 static int dw_rows33(const asc_convp_cfg *cfg, int32_t fast, const int32_t *plane,
@@ -454,6 +653,12 @@ static void dw_plane(const asc_convp_cfg *layer, const int8_t *weights, const ui
                          : local.act_max == 127 ? 3 : 4;
     int32_t *plane = (int32_t *)(void *)scratch;
     int32_t c;
+#if ASC_M4_ASM
+    if (k33 && fast >= 2 && local.stride_h == 1 && local.stride_w == 1
+        && dw_columns(&local, fast, weights, bias_le, input, output, scratch)) {
+        return;
+    }
+#endif
     for (c = 0; c < local.out_c; c += 4) {
         if (k33 && fast == 2) {
             dw_plane_group(&local, 2, 1, weights, bias_le, input, output, c, plane);
