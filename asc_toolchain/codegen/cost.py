@@ -23,16 +23,17 @@ from .ir import Network, Step
 
 # kind: (instructions per MAC, per output element, per call), fitted by scripts/measure_cost.py
 # (non-negative least squares over one-layer networks of 3–6 sizes each) on the kernels with the
-# three-pixel matrix product, the depthwise padded plane and grouped dense rows (2026-12-02). The
-# same run's check against whole networks, measured vs this model: ds_cnn +1.4…+3.5 %, inverted
-# −3.6…−0.1 %, res_ds −8.0…−20.1 %, seed_cnn −21.6…+22.1 % (its ring-fused conv pair).
+# three-pixel matrix product (columns by window kind, three tap groups a loop pass), the 3x3
+# depthwise by columns and grouped dense rows (2026-12-02). The same run's check against whole
+# networks, measured vs this model: ds_cnn +0.1…+1.0 %, inverted −1.4…+2.2 %, res_ds −10.5…−5.0 %,
+# seed_cnn −21.6…+22.1 % (its ring-fused conv pair).
 COSTS: dict[str, tuple[float, float, float]] = {
     "conv/c1k3": (2.069, 0.0, 0.0),            # 3-wide kernel on one input channel, pool fused
     "conv/ring": (1.309, 0.0, 0.0),            # conv reading the previous conv's int16 row ring
     "conv/generic": (16.0, 1216.58, 1000.0),
-    "convp": (0.809, 11.437, 68334.6),        # padded / strided / 1×1 convolution
-    "dwconv": (2.91, 0.0, 12306.558),
-    "add": (68.866, 0.0, 0.0),                 # MACs of an add = its elements (two rescaled inputs)
+    "convp": (0.795, 11.216, 45027.719),       # padded / strided / 1×1 convolution
+    "dwconv": (3.82, 0.0, 608.449),
+    "add": (68.86, 0.0, 0.0),                  # MACs of an add = its elements (two rescaled inputs)
     "mean": (5.941, 57.292, 250.0),
     "fc": (1.478, 0.0, 484.243),
     "softmax": (0.0, 584.607, 314.229),

@@ -52,7 +52,7 @@ def dwconv_scratch_bytes(cfg: dict) -> int:
         return 0
     ph = (cfg["out_h"] - 1) * cfg["stride_h"] + (cfg["k_h"] - 1) * cfg["dil_h"] + 1
     pw = (cfg["out_w"] - 1) * cfg["stride_w"] + (cfg["k_w"] - 1) * cfg["dil_w"] + 1
-    size = 2 * (4 * ((ph + 1) // 2 * 2 * pw + cfg["k_h"] * cfg["k_w"]) + 40)
+    size = 2 * (4 * ((ph + 1) // 2 * 2 * pw + cfg["k_h"] * cfg["k_w"]) + 8)
     in_bytes = cfg["in_h"] * cfg["in_w"] * cfg["in_c"]
     return size if size <= max(in_bytes // 2, DW_SCRATCH_FREE) else 0
 

@@ -254,11 +254,13 @@ void asc_convp_s8(const asc_convp_cfg *cfg, const int16_t *weights, const uint8_
 /* Depthwise ``scratch`` (ASC_DW_SCRATCH int16, 4-aligned, or NULL): a DSP core with depth
  * multiplier 1 and channels a multiple of 4 copies the padded input plane of 4 channels at a
  * time into it as int16 (ASC_DW_PLANE_H x ASC_DW_PLANE_W pixels of 4 values), then a table of
- * their biases, weights as pairs (4 int16 per tap) and requantization (40 int16). */
+ * their biases (8 int16) and weights as pairs (4 int16 per tap); on the target a 3x3 stride-1
+ * layer uses the room as four column-major planes of ASC_DW_COLUMN_H (the height rounded up to
+ * even, for word-aligned columns) x ASC_DW_PLANE_W values instead. */
 #define ASC_DW_PLANE_H(c) (((c)->out_h - 1) * (c)->stride_h + ((c)->k_h - 1) * (c)->dil_h + 1)
 #define ASC_DW_PLANE_W(c) (((c)->out_w - 1) * (c)->stride_w + ((c)->k_w - 1) * (c)->dil_w + 1)
 #define ASC_DW_COLUMN_H(c) ((ASC_DW_PLANE_H(c) + 1) & ~1)
-#define ASC_DW_SCRATCH(c) (4 * (ASC_DW_COLUMN_H(c) * ASC_DW_PLANE_W(c) + (c)->k_h * (c)->k_w) + 40)
+#define ASC_DW_SCRATCH(c) (4 * (ASC_DW_COLUMN_H(c) * ASC_DW_PLANE_W(c) + (c)->k_h * (c)->k_w) + 8)
 void asc_dwconv_s8(const asc_convp_cfg *cfg, const int8_t *weights, const uint8_t *bias_le,
                    const int8_t *input, int8_t *output, int16_t *scratch);
 /* pool_s8.c */

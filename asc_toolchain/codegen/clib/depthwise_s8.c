@@ -218,102 +218,11 @@ ASC_INLINE void dw_group(const asc_convp_cfg *cfg, int32_t fast, int kw3, const 
     }
 }
 
-/* The depthwise table in the scratch after the plane (words): biases of the 4 channels, the
- * weights as pairs (DW_WX: 2 per tap), then for the 3x3 rows in assembly per channel the
- * multiplier, the rounding half with the output zero point folded in (half + zp * 2^e) and the
- * right shift e, then lo, hi, the output pixel stride in bytes (channels) and the plane's row
- * pitch in bytes. */
+/* The depthwise table in the scratch after the plane (words): biases of the 4 channels, then
+ * the weights as pairs (DW_WX: 2 per tap). */
 #define DW_WX 4
-#define DW_RQ (DW_WX + 18)
-#define DW_LO (DW_RQ + 12)
-#define DW_TABLE_WORDS (DW_LO + 4)
 
 #if ASC_M4_ASM
-/* Fills the table's assembly part after the biases and weights (asc_rq_fold per channel); 0
- * (use C) where a channel's fold could overflow. */
-static int dw_table(const asc_convp_cfg *cfg, int32_t c, int32_t pw, int32_t *table)
-{
-    int32_t k;
-    for (k = 0; k < 4; ++k) {
-        if (!asc_rq_fold(cfg->multiplier[c + k], cfg->shift[c + k], cfg->out_zero_point,
-                         table + DW_RQ + 3 * k)) {
-            return 0;
-        }
-    }
-    table[DW_LO] = cfg->act_min;
-    table[DW_LO + 1] = cfg->act_max;
-    table[DW_LO + 2] = cfg->out_c;
-    table[DW_LO + 3] = 8 * pw;
-    return 1;
-}
-
-/* One output row of a 3x3 depthwise convolution, stride 1, no dilation, four channels: n
- * pixels from the plane row ``row`` (and the two below it, a pitch apart), outputs at out, out +
- * channels, ... Registers: r0-r2 the three plane rows (each advanced 8 bytes a pixel by the
- * post-indexed load of its first tap), r3 the table, r4-r7 the accumulators, r8-r11 the input
- * and weight pairs (then the requantization's operands), r12 the output, lr the count. */
-#define DW_STR(x) #x
-#define DW_XSTR(x) DW_STR(x)
-/* Single loads in a row pipeline (N + 1 cycles, where each LDRD takes 3): a tap's two input
- * words and two weight words; the tap that advances the row pointer (a base update, which does
- * not pipeline) loads first. */
-#define DW_TAP(R, A, B, T)                                                                         \
-    "ldr r8, [" R A "\n\t"                                                                        \
-    "ldr r9, [" R B "\n\t"                                                                        \
-    "ldr r10, [r3, #(4 * " DW_XSTR(DW_WX) " + 8 * (" T "))]\n\t"                                 \
-    "ldr r11, [r3, #(4 * " DW_XSTR(DW_WX) " + 8 * (" T ") + 4)]\n\t"                             \
-    "smlabb r4, r8, r10, r4\n\t"                                                                  \
-    "smlatt r6, r8, r10, r6\n\t"                                                                  \
-    "smlabb r5, r9, r11, r5\n\t"                                                                  \
-    "smlatt r7, r9, r11, r7\n\t"
-#define DW_ROW(R, K)                                                                               \
-    DW_TAP(R, "], #8", ", #-4]", #K) DW_TAP(R, ", #0]", ", #4]", #K " + 1")                        \
-    DW_TAP(R, ", #8]", ", #12]", #K " + 2")
-/* Channel K (accumulator A): lo in r11 when LO, hi when HI. */
-#define DW_OUT(A, K, LO, HI)                                                                       \
-    "ldr r8, [r3, #(4 * " DW_XSTR(DW_RQ) " + 12 * " #K ")]\n\t"                                  \
-    "ldr r9, [r3, #(4 * " DW_XSTR(DW_RQ) " + 12 * " #K " + 4)]\n\t"                              \
-    "ldr r10, [r3, #(4 * " DW_XSTR(DW_RQ) " + 12 * " #K " + 8)]\n\t"                             \
-    ASC_RQ_ASM(A, "r8", "r9", "r10")                                                               \
-    ".if " #LO "\n\t" ASC_MAX_ASM(A, "r11") ".endif\n\t"                                           \
-    ".if " #HI "\n\t"                                                                             \
-    "ldr r10, [r3, #(4 * " DW_XSTR(DW_LO) " + 4)]\n\t" ASC_MIN_ASM(A, "r10")                      \
-    ".endif\n\t"                                                                                  \
-    "strb " A ", [r12, #" #K "]\n\t"
-#define DW_ROW33(NAME, LO, HI)                                                                     \
-    __attribute__((naked, noinline, unused)) static void NAME(                                     \
-        __attribute__((unused)) const int32_t *row, __attribute__((unused)) const int32_t *table,   \
-        __attribute__((unused)) int8_t *out, __attribute__((unused)) int32_t n)                    \
-    {                                                                                              \
-        __asm__("push {r3-r11, lr}\n\t"                                                           \
-                "mov r12, r2\n\t"                                                                 \
-                "mov lr, r3\n\t"                                                                  \
-                "mov r3, r1\n\t"                                                                  \
-                "ldr r8, [r3, #(4 * " DW_XSTR(DW_LO) " + 12)]\n\t"                               \
-                "add r1, r0, r8\n\t"                                                              \
-                "add r2, r1, r8\n"                                                                 \
-                "1:\n\t"                                                                          \
-                "ldm r3, {r4-r7}\n\t"                                                             \
-                DW_ROW("r0", 0) DW_ROW("r1", 3) DW_ROW("r2", 6)                                    \
-                ".if " #LO "\n\t"                                                                 \
-                "ldr r11, [r3, #(4 * " DW_XSTR(DW_LO) ")]\n\t"                                   \
-                ".endif\n\t"                                                                      \
-                DW_OUT("r4", 0, LO, HI) DW_OUT("r5", 1, LO, HI) DW_OUT("r6", 2, LO, HI)            \
-                DW_OUT("r7", 3, LO, HI)                                                            \
-                "ldr r8, [r3, #(4 * " DW_XSTR(DW_LO) " + 8)]\n\t"                                \
-                "add r12, r12, r8\n\t"                                                            \
-                "subs lr, lr, #1\n\t"                                                             \
-                "bne 1b\n\t"                                                                      \
-                "pop {r3-r11, pc}\n\t");                                                          \
-    }
-DW_ROW33(dw_row33_sat, 0, 0)
-DW_ROW33(dw_row33_lo, 1, 0)
-DW_ROW33(dw_row33_lohi, 1, 1)
-#undef DW_ROW33
-#undef DW_OUT
-#undef DW_ROW
-#undef DW_TAP
-
 /* 3x3, stride 1, no dilation, on the target: one channel at a time through a column-major
  * plane (each plane column int16 down the input's height, input offset added, zero in the
  * padding), four outputs down a column per assembly pass. A column's halfword pairs are
@@ -513,29 +422,6 @@ ASC_NOINLINE static int dw_columns(const asc_convp_cfg *cfg, int32_t fast,
     return 1;
 }
 
-/* The 3x3 stride-1 rows of channels [c, c + 4) in assembly (``fast`` 2-4 picks the clamp); 0
- * where the table cannot be folded (then C runs them). */
-static int dw_rows33(const asc_convp_cfg *cfg, int32_t fast, const int32_t *plane,
-                     int32_t *table, int8_t *output, int32_t c)
-{
-    const int32_t pw = ASC_DW_PLANE_W(cfg);
-    int32_t oy;
-    if (!dw_table(cfg, c, pw, table)) {
-        return 0;
-    }
-    for (oy = 0; oy < cfg->out_h; ++oy) {
-        const int32_t *row = plane + 2 * oy * cfg->stride_h * pw;
-        int8_t *out = output + oy * cfg->out_w * cfg->out_c + c;
-        if (fast == 2) {
-            dw_row33_sat(row, table, out, cfg->out_w);
-        } else if (fast == 3) {
-            dw_row33_lo(row, table, out, cfg->out_w);
-        } else {
-            dw_row33_lohi(row, table, out, cfg->out_w);
-        }
-    }
-    return 1;
-}
 #endif
 
 /* Channels [c, c + 4) of the input into the plane: int16 pairs (channels 0/2 and 1/3 of each
@@ -577,9 +463,9 @@ static void dw_fill_plane(const asc_convp_cfg *cfg, const int8_t *input, int32_t
 }
 
 /* Channels [c, c + 4) through the scratch: the padded input plane (dw_fill_plane), so every
- * output reads all its taps with two loads each and no edge cases; after it the table of
- * dw_row33 (biases, weights as pairs, requantization). ``fast`` as in dw_out; k33: a 3x3 kernel
- * without dilation (nine straight-line taps; stride 1 in assembly on the target). */
+ * output reads all its taps with two loads each and no edge cases; after it the table (biases,
+ * weights as pairs). ``fast`` as in dw_out; k33: a 3x3 kernel without dilation (nine
+ * straight-line taps). */
 ASC_INLINE void dw_plane_group(const asc_convp_cfg *cfg, int32_t fast, int k33,
                                const int8_t *weights, const uint8_t *bias_le, const int8_t *input,
                                int8_t *output, int32_t c, int32_t *plane)
@@ -589,7 +475,7 @@ ASC_INLINE void dw_plane_group(const asc_convp_cfg *cfg, int32_t fast, int k33,
     const int32_t zp = cfg->out_zero_point;
     const int32_t lo = cfg->act_min;
     const int32_t hi = cfg->act_max;
-    int32_t *table = plane + 2 * ASC_DW_PLANE_H(cfg) * pw;     /* DW_TABLE_WORDS: see dw_row33 */
+    int32_t *table = plane + 2 * ASC_DW_PLANE_H(cfg) * pw;     /* biases, weight pairs */
     const int32_t *b = table;
     const int32_t *wx = table + DW_WX;
     int32_t rq[12];         /* per channel: multiplier, right shift, its rounding half */
@@ -602,11 +488,6 @@ ASC_INLINE void dw_plane_group(const asc_convp_cfg *cfg, int32_t fast, int k33,
         rq[3 * k + 2] = (int32_t)1 << (rq[3 * k + 1] - 1);
     }
     dw_fill_plane(cfg, input, c, plane);
-#if ASC_M4_ASM
-    if (k33 && fast >= 2 && cfg->stride_w == 1 && dw_rows33(cfg, fast, plane, table, output, c)) {
-        return;
-    }
-#endif
     for (oy = 0; oy < cfg->out_h; ++oy) {
         const int32_t *row = plane + 2 * oy * cfg->stride_h * pw;
         int8_t *out = output + oy * cfg->out_w * ch + c;
