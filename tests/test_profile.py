@@ -127,6 +127,12 @@ def test_trace_counter_counts_layers_taken_branches_and_rewound_blocks():
     assert layer["estimated_cycles"] == core + layer["icache_line_misses"] * 4 * 4
     assert r["total"]["instructions"] == layer["instructions"] + 1   # + the window marker's bx lr
     assert layer["instruction_classes"]["load"] == 2 and layer["instruction_classes"]["store"] == 1
+    # per function: the kernel's blocks and the window marker's, adding up to the whole
+    funcs = counter.total.by_function(counter.blocks, 4, lambda pc: "kernel" if pc < 0x2000 else "marker")
+    assert [f["function"] for f in funcs] == ["kernel", "marker"]
+    assert sum(f["instructions"] for f in funcs) == r["total"]["instructions"]
+    assert sum(f["estimated_cycles"] for f in funcs) == r["total"]["estimated_cycles"]
+    assert funcs[0]["estimated_flash_wait_cycles"] == layer["estimated_flash_wait_cycles"]
 
 
 # -- the profile, as a user runs it ---------------------------------------------------------------
@@ -147,6 +153,16 @@ def test_profile_of_a_small_model_per_layer_with_plot_and_the_api(tmp_path, cli)
     # the SysTick count of the plain build agrees with the trace to its resolution and the hooks
     assert abs(r["instructions_per_inference_systick"] - total) <= (
         2 * r["systick_resolution_instructions"] + 40 * len(r["layers"]))
+    funcs = r["functions"]            # the costliest functions, flash waits included, sorted
+    assert funcs and [f["estimated_cycles"] for f in funcs] == sorted(
+        (f["estimated_cycles"] for f in funcs), reverse=True)
+    assert any(f["function"].startswith("asc_") for f in funcs)
+    assert sum(f["instructions"] for f in funcs) <= total
+    from asc_toolchain.bench.firmware import print_profile
+
+    shown: list[str] = []
+    print_profile(r, shown.append)                       # the table people read
+    assert any(line.split()[:1] == [funcs[0]["function"][:25]] for line in shown)
     measured = [x for x in r["layers"] if x["instructions"] is not None]
     assert measured and all("note" in x for x in r["layers"] if x["instructions"] is None)
     assert 0.9 * total <= sum(x["instructions"] for x in measured) <= total

@@ -10,13 +10,15 @@ audio is fed at the sample rate the firmware's boot line names.
 inference by SysTick (median over a few seeded inputs, resolution stated in the report) and, from
 one traced inference (QEMU's execution log), the exact instructions of every layer with their
 class mix and the ESTIMATED Cortex-M4 cycles of the timing model in bench/m4timing.py (its
-docstring states the model and its assumptions). Figures are printed beside the goals of the
+docstring states the model and its assumptions); the same per function of the ELF (the costliest
+FUNCTIONS_SHOWN), flash-cache waits included, which is where a kernel's time goes. Figures are printed beside the goals of the
 MLPerf Tiny models and X-CUBE-AI's published cycles (read from
 ../shared/models/mlperf-tiny/README.md when present, else PUBLISHED below).
 """
 
 from __future__ import annotations
 
+import bisect
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +104,7 @@ PUBLISHED = {"source": "MLPerf Tiny v1.3 results, X-CUBE-AI 10.2, NUCLEO-L4R5ZI 
              "cycles": {"KWS": 5_210_000, "ResNet-8": 19_880_000, "AD": 570_000}}
 SHARED_README = Path(__file__).resolve().parents[3] / "shared" / "models" / "mlperf-tiny" / "README.md"
 PROFILE_SAMPLES = 3
+FUNCTIONS_SHOWN = 15       # the costliest functions of the traced inference, in the report
 
 
 def _mlperf_name(model_path: Path, digest: str) -> str | None:
@@ -199,6 +202,14 @@ def _trace(elf: Path, x: np.ndarray, board: Board, run_dir: Path) -> dict:
                        f"{(stderr.strip().splitlines() or ['no message'])[-1][:200]}",
                        "check `asc-tool doctor` (QEMU ≥ 9.1 with the board's machine)")
     result = counter.result()
+    starts = sorted((a, n) for n, (a, _) in syms.items())
+    addresses = [a for a, _ in starts]
+
+    def name_of(pc: int) -> str:
+        i = bisect.bisect_right(addresses, pc) - 1
+        return starts[i][1] if i >= 0 else "?"
+
+    result["functions"] = counter.total.by_function(counter.blocks, counter.ws, name_of)
     if result["windows"] != 1:
         raise RunError(f"the trace holds {result['windows']} inferences, not 1", "run the profile again")
     result["clock_hz"] = clock
@@ -299,6 +310,7 @@ def profile_model(model: str | Path, board: Board | str | None = None, samples: 
         "fits": memory["flash_bytes"] <= memory["flash_size_bytes"]
                 and memory["ram_bytes"] <= memory["ram_size_bytes"],
         "layers": layers,
+        "functions": trace["functions"][:FUNCTIONS_SHOWN],
     }
     label = _mlperf_name(model, digest)
     if label:
@@ -347,6 +359,10 @@ def print_profile(r: dict, echo) -> None:
         ipm = x.get("instructions_per_mac")
         echo(f"  {x['name']:<14}{x['op']:<8}{shape:<14}{x['macs']:>11,}{ins:>12}"
              f"{(f'{ipm:.2f}' if ipm is not None else ''):>10}{cyc:>12}")
+    echo(f"  {'function':<26}{'instr.':>12}{'~cycles':>12}{'~flash waits':>14}")
+    for f in r.get("functions", [])[:10]:
+        echo(f"  {f['function'][:25]:<26}{f['instructions']:>12,}{f['estimated_cycles']:>12,}"
+             f"{f['estimated_flash_wait_cycles']:>14,}")
     for key, g in r.get("goals", {}).items():
         echo(f"  {key}: {g['value']:,} vs {g['goal']:,} → {'met' if g['met'] else 'not met'}")
     for version, cycles in r.get("anchors", {}).get("xcubeai_cycles", {}).items():

@@ -277,6 +277,22 @@ class Segment:
         self.executions = Counter()     # block id -> times executed
         self.taken = Counter()          # block id -> times its closing PC write was taken
         self.icache_misses = 0
+        self.misses = Counter()         # block id -> cache lines missed when it ran
+
+    def by_function(self, blocks: list[Block], ws: int, name_of) -> list[dict]:
+        """Instructions and estimated cycles summed per function (``name_of``: block start
+        address -> function name), costliest first."""
+        rows: dict[str, dict] = {}
+        for bid, times in self.executions.items():
+            b = blocks[bid]
+            r = rows.setdefault(name_of(b.pc), {"instructions": 0, "estimated_cycles": 0,
+                                                "estimated_flash_wait_cycles": 0})
+            wait = self.misses[bid] * FLASH_READS_PER_LINE * ws
+            r["instructions"] += b.n * times
+            r["estimated_cycles"] += b.cycles * times + BRANCH_REFILL * self.taken[bid] + wait
+            r["estimated_flash_wait_cycles"] += wait
+        return [{"function": name, **r} for name, r in
+                sorted(rows.items(), key=lambda kv: -kv[1]["estimated_cycles"])]
 
     def figures(self, blocks: list[Block], ws: int) -> dict:
         classes = Counter()
@@ -396,6 +412,7 @@ class TraceCounter:
             if misses:
                 for s in segments:
                     s.icache_misses += misses
+                    s.misses[bid] += misses
         self.prev = (segments, bid)
 
     def _branch_outcome(self, next_pc: int) -> None:
