@@ -156,6 +156,12 @@ static inline void asc_tap_range(int32_t origin, int32_t dil, int32_t n, int32_t
     *hi = b;
 }
 
+/* The input offset in both halfwords: SXTAB16's addend for a word of 4 input bytes. */
+static inline int32_t asc_offset2(const asc_convp_cfg *cfg)
+{
+    return (int32_t)((uint32_t)(uint16_t)cfg->in_offset * 0x10001u);
+}
+
 static inline asc_taps asc_taps_at(const asc_convp_cfg *cfg, int32_t y0, int32_t x0)
 {
     asc_taps t;

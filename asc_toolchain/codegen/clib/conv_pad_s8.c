@@ -154,7 +154,7 @@ ASC_NOINLINE static void im2col(const asc_convp_cfg *layer, const int8_t *input,
     w.d = col + 2 * k;
     w.n = 0;
     w.offset = cfg->in_offset;
-    w.off2 = (int32_t)((uint32_t)(uint16_t)cfg->in_offset * 0x10001u);
+    w.off2 = asc_offset2(cfg);
     put_zeros(&w, t.y_lo * row_taps);
     for (ky = t.y_lo; ky < t.y_hi; ++ky) {
         const int8_t *row = input + ((y0 + ky * cfg->dil_h) * cfg->in_w + x0) * in_c;
@@ -218,7 +218,7 @@ ASC_NOINLINE ASC_HOT static void im2col_rows(const asc_convp_cfg *cfg, const int
     const int32_t row_groups = ((int32_t)cfg->k_w * in_c) >> 2;
     const int32_t k_h = cfg->k_h;
     const int32_t step = (int32_t)cfg->dil_h * cfg->in_w * in_c;
-    const int32_t off2 = (int32_t)((uint32_t)(uint16_t)cfg->in_offset * 0x10001u);
+    const int32_t off2 = asc_offset2(cfg);
     const int8_t *src = input + ((int32_t)y0 * cfg->in_w + x0) * in_c;
     int32_t ky;
     for (ky = 0; ky < k_h; ++ky, src += step) {
@@ -238,7 +238,7 @@ ASC_NOINLINE static void im2col_edge(const asc_convp_cfg *cfg, const int8_t *inp
     const int32_t k_h = cfg->k_h;
     const int32_t dil_w = cfg->dil_w;
     const int32_t step = (int32_t)cfg->dil_h * cfg->in_w * in_c;
-    const int32_t off2 = (int32_t)((uint32_t)(uint16_t)cfg->in_offset * 0x10001u);
+    const int32_t off2 = asc_offset2(cfg);
     const asc_taps t = asc_taps_at(cfg, y0, x0);
     const int8_t *row = input + ((y0 + t.y_lo * cfg->dil_h) * cfg->in_w + x0) * in_c;
     int32_t ky;
@@ -294,7 +294,7 @@ ASC_NOINLINE ASC_NO_LIBCALL static void gather_rows(const asc_convp_cfg *cfg,
         }
     }
     take_run(run, k_h * row_taps, -cfg->in_offset,
-             (int32_t)((uint32_t)(uint16_t)cfg->in_offset * 0x10001u), w);
+             asc_offset2(cfg), w);
 }
 
 /* Any window of up to GATHER_TAPS taps: per kernel row the input zero point for every tap, then
@@ -328,7 +328,7 @@ ASC_NOINLINE ASC_NO_LIBCALL static void gather_window(const asc_convp_cfg *cfg,
             }
         }
     }
-    take_run(run, k_h * row_taps, zp, (int32_t)((uint32_t)(uint16_t)cfg->in_offset * 0x10001u),
+    take_run(run, k_h * row_taps, zp, asc_offset2(cfg),
              w);
 }
 
@@ -444,7 +444,6 @@ __attribute__((naked, noinline)) static void mm3x2(U_ const void *cols, U_ const
             "stm r9, {r3-r8}\n\t"
             "pop {r3-r11, pc}\n\t");
 }
-#undef ASC_MM_PAIR
 #undef U_
 #else
 static void mm3x2(const void *cols, const void *weights, const void *end, const uint8_t *bias,
@@ -487,15 +486,6 @@ typedef struct {
     ASC_RQ_ASM(A, "r9", "r10", "r11")                                                              \
     ".if " #LO "\n\t" ASC_MAX_ASM(A, "r12") ".endif\n\t"                                           \
     ".if " #HI "\n\t" ASC_MIN_ASM(A, "r2") ".endif\n\t"
-#define CV_PAIR                                                                                    \
-    "ldm r0!, {r9, r10, r11}\n\t"                                                                 \
-    "ldm r1!, {r12, lr}\n\t"                                                                      \
-    "smlad r3, r9, r12, r3\n\t"                                                                   \
-    "smlad r4, r9, lr, r4\n\t"                                                                    \
-    "smlad r5, r10, r12, r5\n\t"                                                                  \
-    "smlad r6, r10, lr, r6\n\t"                                                                   \
-    "smlad r7, r11, r12, r7\n\t"                                                                  \
-    "smlad r8, r11, lr, r8\n\t"
 #define CV_ROWS3(NAME, LO, HI)                                                                     \
     __attribute__((naked, noinline, unused, aligned(32))) static void NAME(                        \
         __attribute__((unused)) conv3_args *args, __attribute__((unused)) const int16_t *weights)  \
@@ -512,15 +502,15 @@ typedef struct {
                 "mov r8, r4\n\t"                                                                  \
                 "ldrd r0, r2, [r12]\n\t"                                                          \
                 "ldr r9, [r12, #36]\n\t"                                                          \
-                "cmp r9, #1\n\t"     /* groups mod 3: 0 from the top, else that many from the end */ \
+                "cmp r9, #1\n\t"  /* groups mod 3: 0 from the top, else that many from the end */ \
                 "beq 7f\n\t"                                                                      \
                 "bhi 6f\n"                                                                         \
                 "2:\n\t"                                                                          \
-                CV_PAIR CV_PAIR                                                                    \
+                ASC_MM_PAIR ASC_MM_PAIR                                                            \
                 "6:\n\t"                                                                          \
-                CV_PAIR CV_PAIR                                                                    \
+                ASC_MM_PAIR ASC_MM_PAIR                                                            \
                 "7:\n\t"                                                                          \
-                CV_PAIR CV_PAIR                                                                    \
+                ASC_MM_PAIR ASC_MM_PAIR                                                            \
                 "cmp r0, r2\n\t"                                                                  \
                 "bne 2b\n"                                                                         \
                 "3:\n\t"                                                                          \
@@ -559,7 +549,7 @@ CV_ROWS3(conv_rows3_sat, 0, 0)
 CV_ROWS3(conv_rows3_lo, 1, 0)
 CV_ROWS3(conv_rows3_lohi, 1, 1)
 #undef CV_ROWS3
-#undef CV_PAIR
+#undef ASC_MM_PAIR
 #undef CV_OUT
 
 /* The (m, half + zp 2^e, e) table of conv3_args in the scratch (asc_rq_fold); 0 (use C) where

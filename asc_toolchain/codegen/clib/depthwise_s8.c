@@ -141,7 +141,7 @@ ASC_INLINE void dw_group(const asc_convp_cfg *cfg, int32_t fast, int kw3, const 
                          const uint8_t *bias_le, const int8_t *input, int8_t *output, int32_t c)
 {
     const int32_t ch = cfg->out_c;
-    const int32_t off2 = (int32_t)((uint32_t)(uint16_t)cfg->in_offset * 0x10001u);
+    const int32_t off2 = asc_offset2(cfg);
     const int32_t step_x = (int32_t)cfg->dil_w * ch;
     const int32_t span_x = ((int32_t)cfg->k_w - 1) * cfg->dil_w;
     const int32_t zp = cfg->out_zero_point;
@@ -216,6 +216,20 @@ ASC_INLINE void dw_group(const asc_convp_cfg *cfg, int32_t fast, int kw3, const 
             out[3] = dw_out(fast, a3, m3, s3, zp, lo, hi);
         }
     }
+}
+
+/* The plane's rows [y_lo, y_hi) and columns [x_lo, x_hi) that hold input pixels (the rest is
+ * padding), the same for every group of channels. */
+static asc_taps dw_inside(const asc_convp_cfg *cfg)
+{
+    const int32_t ph = ASC_DW_PLANE_H(cfg);
+    const int32_t pw = ASC_DW_PLANE_W(cfg);
+    asc_taps t;
+    t.x_lo = cfg->pad_left < pw ? cfg->pad_left : pw;
+    t.x_hi = cfg->pad_left + cfg->in_w < pw ? cfg->pad_left + cfg->in_w : pw;
+    t.y_lo = cfg->pad_top < ph ? cfg->pad_top : ph;
+    t.y_hi = cfg->pad_top + cfg->in_h < ph ? cfg->pad_top + cfg->in_h : ph;
+    return t;
 }
 
 /* The depthwise table in the scratch after the plane (words): biases of the 4 channels, then
@@ -317,20 +331,15 @@ static void dwc_fill4(const asc_convp_cfg *cfg, const int8_t *input, int32_t c, 
                       int32_t size, int16_t *plane)
 {
     const int32_t ch = cfg->out_c;
-    const int32_t ph = ASC_DW_PLANE_H(cfg);
-    const int32_t pw = ASC_DW_PLANE_W(cfg);
-    const int32_t off2 = (int32_t)((uint32_t)(uint16_t)cfg->in_offset * 0x10001u);
-    const int32_t x_lo = cfg->pad_left < pw ? cfg->pad_left : pw;
-    const int32_t x_hi = cfg->pad_left + cfg->in_w < pw ? cfg->pad_left + cfg->in_w : pw;
-    const int32_t y_lo = cfg->pad_top < ph ? cfg->pad_top : ph;
-    const int32_t y_hi = cfg->pad_top + cfg->in_h < ph ? cfg->pad_top + cfg->in_h : ph;
+    const int32_t off2 = asc_offset2(cfg);
+    const asc_taps t = dw_inside(cfg);
     const int32_t step = (int32_t)cfg->in_w * ch;
     int32_t px;
-    for (px = x_lo; px < x_hi; ++px) {
-        const int8_t *src = input + ((y_lo - cfg->pad_top) * cfg->in_w + px - cfg->pad_left) * ch
+    for (px = t.x_lo; px < t.x_hi; ++px) {
+        const int8_t *src = input + ((t.y_lo - cfg->pad_top) * cfg->in_w + px - cfg->pad_left) * ch
                             + c;
-        int16_t *d = plane + px * cp + y_lo;
-        int16_t *stop = plane + px * cp + y_hi;
+        int16_t *d = plane + px * cp + t.y_lo;
+        int16_t *stop = plane + px * cp + t.y_hi;
         for (; d != stop; ++d, src += step) {
             const int32_t v = asc_ld32(src);
             const int32_t even = ASC_SXTAB16(off2, v);          /* channels 0 and 2 */
@@ -357,6 +366,28 @@ ASC_NOINLINE static void dwc_tail(const dwc_args *a, const int32_t *w9, const in
     }
 }
 
+/* Channel c's part of the arguments (bias, folded requantization, weight pairs of each kernel
+ * column) and its nine weights in kernel order for the C rest. */
+static void dwc_channel(const asc_convp_cfg *cfg, const int8_t *weights, const uint8_t *bias_le,
+                        int32_t c, dwc_args *a, int32_t *w9)
+{
+    const int32_t ch = cfg->out_c;
+    int32_t rq[3] = {0, 0, 0};
+    int32_t k;
+    asc_rq_fold(cfg->multiplier[c], cfg->shift[c], cfg->out_zero_point, rq);
+    a->bias = asc_load_i32_le(bias_le + 4 * c);
+    a->m = rq[0];
+    a->half = rq[1];
+    a->e = rq[2];
+    for (k = 0; k < 9; ++k) {
+        w9[k] = weights[k * ch + c];
+    }
+    for (k = 0; k < 3; ++k) {
+        a->w[2 * k] = (int32_t)((uint32_t)(uint16_t)w9[k] | (uint32_t)w9[3 + k] << 16);
+        a->w[2 * k + 1] = (int32_t)((uint32_t)(uint16_t)w9[3 + k] | (uint32_t)w9[6 + k] << 16);
+    }
+}
+
 /* The whole layer by columns (``fast`` 2-4 picks the clamp); 0, before anything is written,
  * where a channel's requantization cannot be folded (then the groups' path runs). The outputs
  * past the last whole pass of four in a column are computed here in C from the same plane. */
@@ -368,7 +399,7 @@ ASC_NOINLINE static int dw_columns(const asc_convp_cfg *cfg, int32_t fast,
     const int32_t cp = ASC_DW_COLUMN_H(cfg);
     const int32_t size = cp * ASC_DW_PLANE_W(cfg);
     const int32_t passes = cfg->out_h / 4;
-    int32_t rq[3] = {0, 0, 0};
+    int32_t rq[3];
     int32_t w9[9];
     dwc_args a;
     int32_t c;
@@ -391,18 +422,7 @@ ASC_NOINLINE static int dw_columns(const asc_convp_cfg *cfg, int32_t fast,
         if ((c & 3) == 0) {
             dwc_fill4(cfg, input, c, cp, size, plane);
         }
-        asc_rq_fold(cfg->multiplier[c], cfg->shift[c], cfg->out_zero_point, rq);
-        a.bias = asc_load_i32_le(bias_le + 4 * c);
-        a.m = rq[0];
-        a.half = rq[1];
-        a.e = rq[2];
-        for (k = 0; k < 9; ++k) {
-            w9[k] = weights[k * ch + c];
-        }
-        for (k = 0; k < 3; ++k) {
-            a.w[2 * k] = (int32_t)((uint32_t)(uint16_t)w9[k] | (uint32_t)w9[3 + k] << 16);
-            a.w[2 * k + 1] = (int32_t)((uint32_t)(uint16_t)w9[3 + k] | (uint32_t)w9[6 + k] << 16);
-        }
+        dwc_channel(cfg, weights, bias_le, c, &a, w9);
         for (x = 0; x < cfg->out_w; ++x) {
             const int16_t *col = cplane + x * cp;
             a.out = output + x * ch + c;
@@ -431,21 +451,18 @@ ASC_NOINLINE static int dw_columns(const asc_convp_cfg *cfg, int32_t fast,
 static void dw_fill_plane(const asc_convp_cfg *cfg, const int8_t *input, int32_t c, int32_t *plane)
 {
     const int32_t ch = cfg->out_c;
-    const int32_t ph = ASC_DW_PLANE_H(cfg);
     const int32_t pw = ASC_DW_PLANE_W(cfg);
-    const int32_t off2 = (int32_t)((uint32_t)(uint16_t)cfg->in_offset * 0x10001u);
-    const int32_t x_lo = cfg->pad_left < pw ? cfg->pad_left : pw;
-    const int32_t x_hi = cfg->pad_left + cfg->in_w < pw ? cfg->pad_left + cfg->in_w : pw;
-    const int32_t y_lo = cfg->pad_top < ph ? cfg->pad_top : ph;
-    const int32_t y_hi = cfg->pad_top + cfg->in_h < ph ? cfg->pad_top + cfg->in_h : ph;
+    const int32_t off2 = asc_offset2(cfg);
+    const asc_taps t = dw_inside(cfg);
     int32_t py;
     if (c == 0) {
-        memset(plane, 0, 8 * (size_t)ph * (size_t)pw);
+        memset(plane, 0, 8 * (size_t)ASC_DW_PLANE_H(cfg) * (size_t)pw);
     }
-    for (py = y_lo; py < y_hi; ++py) {
-        const int8_t *src = input + ((py - cfg->pad_top) * cfg->in_w + x_lo - cfg->pad_left) * ch + c;
-        int32_t *d = plane + 2 * (py * pw + x_lo);
-        int32_t *stop = d + 2 * (x_hi - x_lo);
+    for (py = t.y_lo; py < t.y_hi; ++py) {
+        const int8_t *src = input + ((py - cfg->pad_top) * cfg->in_w + t.x_lo - cfg->pad_left) * ch
+                            + c;
+        int32_t *d = plane + 2 * (py * pw + t.x_lo);
+        int32_t *stop = d + 2 * (t.x_hi - t.x_lo);
         for (; stop - d >= 4; d += 4, src += 2 * ch) {      /* two pixels a pass */
             const int32_t v = asc_ld32(src);
             const int32_t u = asc_ld32(src + ch);
