@@ -200,11 +200,41 @@ def test_quantize_input_rounds_half_away_from_zero():
     assert list(quantize_input(np.float32([0.0, 0.1]), 0.05, 42)) == [42, 44]
 
 
+# (n_fft, mels, columns): every first-stage radix (2, 4, 8) in C, the ends of the n_fft range
+OTHER_PARAMS = [(128, 16, 32), (256, 24, 16), (512, 40, 24), (2048, 64, 16), (4096, 64, 8), (8192, 30, 8)]
+
+
+@pytest.mark.parametrize("n_fft,n_mels,columns", OTHER_PARAMS)
+def test_other_fft_sizes_mels_and_columns_match_python(tmp_path, n_fft, n_mels, columns):
+    """The generated front end follows --n-fft/--n-mels/--columns: a radix-2/4/8 first stage then
+    radix-8 stages, the split step and mel sums for that size; windows equal Python's."""
+    params = FeatureParams(n_fft=n_fft, hop_length=n_fft // 2, n_mels=n_mels, n_columns=columns)
+    pcm = synthetic_pcm(8.0, seed=n_fft)
+    db_ref = logmel_windows(pcm.astype(np.float32) / np.float32(32768.0), params)
+    scaler = Scaler.fit(db_ref)
+    x = scaler.transform(db_ref)
+    scale = (float(x.max()) - min(float(x.min()), 0.0)) / 255.0
+    zero_point = int(round(-128 - min(float(x.min()), 0.0) / scale))
+    features_c.generate_features_c(params, scaler, scale, zero_point, tmp_path, MODEL_HASH)
+    header = (tmp_path / "asc_features.h").read_text()
+    assert f"#define ASC_FEATURES_HOP {n_fft // 2}" in header and f"#define ASC_FEATURES_N_MELS {n_mels}" in header
+    result = features_c.run_host_features(features_c.build_features_harness(tmp_path), pcm, params)
+    db_c, q_c = result["db"][columns:], result["q"][columns:]
+    assert len(db_c) == len(db_ref) > 0
+    assert float(np.abs(db_c - db_ref).max()) <= DB_TOLERANCE
+    diff = np.abs(q_c.astype(int) - quantize_input(x, scale, zero_point).astype(int))
+    assert np.mean(diff == 0) >= 0.99 and diff.max() <= 1
+
+
 def test_unsupported_parameters_name_the_value(tmp_path, quant):
     with pytest.raises(ConfigError, match="hop_length 256"):
         features_c.generate_features_c(FeatureParams(hop_length=256), *quant, tmp_path, "x")
-    with pytest.raises(ConfigError, match="n_fft 2048"):
-        features_c.check_params(FeatureParams(n_fft=2048, hop_length=1024))
+    for n_fft in (1000, 64, 16384):
+        with pytest.raises(ConfigError, match=f"n_fft {n_fft} is not supported"):
+            features_c.check_params(FeatureParams(n_fft=n_fft, hop_length=n_fft // 2))
+    with pytest.raises(ConfigError, match="band .* holds no FFT bin") as info:
+        features_c.check_params(FeatureParams(n_fft=256, hop_length=128, n_mels=120))
+    assert f"at most {features_c.max_mels(FeatureParams(n_fft=256, hop_length=128))} bands" in info.value.hint
     bad = Scaler(np.zeros((30, 31)), np.ones((30, 31)))
     with pytest.raises(ConfigError, match="930 means"):
         features_c.generate_features_c(SEED_PARAMS, bad, 0.05, 0, tmp_path, "x")

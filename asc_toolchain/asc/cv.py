@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.errors import RunError
+from ..core.errors import ConfigError, RunError
 from ..core.outdir import Destination
 from ..core.runs import run_destination, write_json
 from ..data.datasets import load_items
@@ -24,20 +24,24 @@ from ..data.labelmaps import load_label_map
 from ..data.split import assign_folds, split_by_group
 from ..evaluate.metrics import full_report
 from .pipeline import WindowIndex
-from .train import SPLITS, feature_cache, train_run
+from .train import SPLITS, check_options, feature_cache, train_run
 
 MARKER = "cv.json"
 LEVELS = ("window", "clip", "clip_mean")
 FIGURES = ("accuracy", "macro_f1", "uar")
 SETTINGS = ("model", "width", "depth", "filters", "dense_units", "epochs", "batch_size", "optimizer",
             "learning_rate", "patience", "seed", "max_seconds", "class_weights", "augment", "freq_mixstyle",
-            "eq_db", "time_roll", "val_fraction", "label_map")
+            "eq_db", "time_roll", "distill", "teacher", "distill_alpha", "distill_temperature", "n_mels", "columns", "n_fft", "val_fraction", "label_map")
 
 
 def cross_validate(data, out, cfg: dict, root=None, folds: int | None = None, skip_bad: bool = False,
                    log=lambda msg: print(msg, file=sys.stderr)) -> dict:
     """Train and test once per fold (see module doc); returns what cv.json holds."""
     dest = Destination(out, MARKER, "a cross-validation folder", RunError)
+    if cfg.get("teacher"):
+        raise ConfigError(f"--teacher {cfg['teacher']}: in cross-validation a trained run has seen other folds' "
+                          "test recordings", "use --distill FAMILY[:WIDTH[:DEPTH]]: a teacher trained per fold")
+    check_options(cfg)
     label_map = load_label_map(cfg["label_map"])
     skipped: list = []
     items = load_items(data, root, label_map, skip_bad, skipped)
@@ -58,7 +62,9 @@ def cross_validate(data, out, cfg: dict, root=None, folds: int | None = None, sk
             result = train_run(run_destination(tmp / f"fold-{name}"), index, items, splits, cfg,
                                context | {"test_fold": name}, skipped, log)
             per_fold.append({"fold": name, "run": f"fold-{name}",
-                             **{level: result["test"][level] for level in LEVELS}})
+                             **{level: result["test"][level] for level in LEVELS}}
+                            | ({"teacher": {level: result["teacher_test"][level] for level in LEVELS}}
+                               if result["teacher_test"] else {}))
             pooled.append(result)
         summary = summarise(per_fold, pooled, list(label_map.classes), cfg, skipped)
         plot_summary(summary, tmp / "cv_summary.png")
@@ -73,7 +79,10 @@ def _fold_order(name: str):
 def summarise(per_fold: list, pooled: list, classes: list, cfg: dict, skipped: list) -> dict:
     """Mean ± sd per level and figure over folds, and the report of all folds' test windows pooled."""
     stats = {level: {fig: _mean_sd([f[level][fig] for f in per_fold]) for fig in FIGURES} for level in LEVELS}
-    return {"folds": per_fold, "mean_sd": stats, "pooled": _pooled_report(pooled, classes),
+    teacher = ({"teacher_mean_sd": {level: {fig: _mean_sd([f["teacher"][level][fig] for f in per_fold])
+                                            for fig in FIGURES} for level in LEVELS}}
+               if per_fold and all("teacher" in f for f in per_fold) else {})
+    return {"folds": per_fold, "mean_sd": stats, **teacher, "pooled": _pooled_report(pooled, classes),
             "settings": {k: cfg.get(k) for k in SETTINGS},
             "skipped": [{"path": p, "reason": r} for p, r in skipped]}
 

@@ -39,11 +39,22 @@ class ModelSpec:
         width, depth = self.resolved()
         return {"name": self.name, "width": width, "depth": depth}
 
+    def check_input(self) -> None:
+        """ConfigError when the input (n_mels × n_columns) is too small for the family: the seed
+        CNN's two unpadded 3×3 convolutions, each followed by 2×2 pooling, need 10 × 10."""
+        from ..core.errors import ConfigError
+
+        least = SEED_CNN_LEAST_INPUT if self.name == "seed_cnn" else 1
+        if min(self.n_mels, self.n_columns) < least:
+            raise ConfigError(f"{self.n_mels} mels x {self.n_columns} columns is too small for {self.name}: "
+                              f"it needs at least {least} of each", "use more --n-mels/--columns or another --model")
+
     def resolved(self) -> tuple[int, int]:
         w, d = MODELS.get(self.name, (None, None))
         return self.width or w, self.depth or d
 
 
+SEED_CNN_LEAST_INPUT = 10
 MODELS = {"seed_cnn": (None, None), "ds_cnn": (24, 3), "res_ds": (16, 4), "inverted": (16, 4)}
 
 
@@ -51,6 +62,7 @@ def build_model(spec: ModelSpec = ModelSpec()):
     """The uncompiled Keras model of ``spec``'s family (input n_mels×n_columns×1)."""
     import keras
 
+    spec.check_input()
     if spec.name == "seed_cnn":
         return build_seed_cnn(spec)
     inp = keras.Input(shape=(spec.n_mels, spec.n_columns, 1), name="logmel")

@@ -15,6 +15,7 @@ import tempfile
 import numpy as np
 
 from ..core.errors import ConfigError
+from .features import SEED_PARAMS, FeatureParams
 from .model import ModelSpec
 
 WIDTHS = (8, 12, 16, 24, 32, 48)
@@ -36,22 +37,37 @@ class Budget:
     ram_bytes: int
     flash_bytes: int
     max_load: float
+    features: FeatureParams = SEED_PARAMS
 
     @property
     def clock_hz(self) -> int:
         return self.board.need("cpu").max_clock_hz
+
+    def network_instructions_max(self) -> int:
+        """Most network instructions per window that keep features + network within max_load."""
+        from ..codegen import cost
+
+        return cost.instructions_budget(self.max_load, self.clock_hz, *cost.feature_window(self.features))
+
+    def load(self, network_instructions: int) -> float:
+        from ..codegen import cost
+
+        return cost.load(network_instructions, self.clock_hz, *cost.feature_window(self.features))
 
     def to_dict(self) -> dict:
         from ..codegen import cost
 
         return {"board": self.board.name, "ram_bytes": self.ram_bytes, "flash_bytes": self.flash_bytes,
                 "max_load": self.max_load, "clock_hz": self.clock_hz,
-                "network_instructions_max": cost.instructions_budget(self.max_load, self.clock_hz),
-                "feature_instructions_per_window": cost.FEATURE_INSTRUCTIONS_PER_WINDOW}
+                "network_instructions_max": self.network_instructions_max(),
+                "feature_instructions_per_window": cost.feature_window(self.features)[0],
+                "window_hop_s": cost.feature_window(self.features)[1], "features": self.features.to_dict()}
 
 
-def make_budget(board, max_ram=None, max_flash=None, max_load: float = 0.25) -> Budget:
-    """The board's RAM/flash, tightened by the options; ConfigError for values that make no sense."""
+def make_budget(board, max_ram=None, max_flash=None, max_load: float = 0.25,
+                features: FeatureParams = SEED_PARAMS) -> Budget:
+    """The board's RAM/flash, tightened by the options, for the log-mel ``features`` the
+    candidates are trained on; ConfigError for values that make no sense."""
     from ..boards import get_board
 
     board = get_board(board)
@@ -63,12 +79,10 @@ def make_budget(board, max_ram=None, max_flash=None, max_load: float = 0.25) -> 
                           "e.g. --max-load 0.25 (features + network use a quarter of each second)")
     ram = min(board.ram.size, max_ram) if max_ram else board.ram.size
     flash = min(board.flash.size, max_flash) if max_flash else board.flash.size
-    budget = Budget(board, int(ram), int(flash), float(max_load))
-    from ..codegen import cost
-
-    if cost.instructions_budget(budget.max_load, budget.clock_hz) <= 0:
+    budget = Budget(board, int(ram), int(flash), float(max_load), features)
+    if budget.network_instructions_max() <= 0:
         raise ConfigError(f"--max-load {max_load}: the feature front end alone needs "
-                          f"{cost.load(0, budget.clock_hz):.1%} of real time on {board.name}",
+                          f"{budget.load(0):.1%} of real time on {board.name}",
                           "allow a larger --max-load")
     return budget
 
@@ -98,12 +112,15 @@ def estimate(spec: ModelSpec, budget: Budget, seed: int = 0) -> dict:
     from ..codegen.tflite_model import read_tflite
     from ..core.errors import AscError
     from ..deploy import budget as budget_mod
-    from .features import SEED_PARAMS
     from .model import build_model
     from .quantize import convert_int8
 
     import keras
 
+    try:
+        spec.check_input()
+    except AscError as exc:
+        return {"feasible": False, "reason": exc.message}
     keras.utils.set_random_seed(seed)
     model = build_model(spec)
     shape = (16, spec.n_mels, spec.n_columns, 1)
@@ -121,12 +138,12 @@ def estimate(spec: ModelSpec, budget: Budget, seed: int = 0) -> dict:
     else:
         return {"feasible": False, "reason": f"not generated: {failure}"}
     report = network_report(net)
-    b = budget_mod.estimate(report, SEED_PARAMS, budget.board)
+    b = budget_mod.estimate(report, budget.features, budget.board)
     instr = cost.network_instructions(net)
     row = {"ram_bytes": b["ram"]["total_bytes"], "flash_bytes": b["flash"]["total_bytes"],
            "weights_bytes": report["weights_bytes"], "activations_bytes": report["activations_bytes"],
            "macc": report["macc_executed"], "instructions": instr,
-           "load": round(cost.load(instr, budget.clock_hz), 5)}
+           "load": round(budget.load(instr), 5)}
     reasons = []
     if row["ram_bytes"] > budget.ram_bytes:
         reasons.append(f"RAM {row['ram_bytes']:,} B > {budget.ram_bytes:,} B")

@@ -55,9 +55,7 @@ def plot_pareto(rows: list, budget: Budget, path: Path) -> Path:
 
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
-    from ..codegen import cost
-
-    limits = {"instructions": cost.instructions_budget(budget.max_load, budget.clock_hz),
+    limits = {"instructions": budget.network_instructions_max(),
               "ram_bytes": budget.ram_bytes}
     for ax, key, label in ((axes[0], "instructions", "estimated network instructions per window"),
                            (axes[1], "ram_bytes", "estimated RAM (bytes)")):

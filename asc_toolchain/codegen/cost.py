@@ -47,6 +47,12 @@ UNKNOWN_PER_OUTPUT = 20.0
 # (firmware/src/classifier.c).
 FEATURE_INSTRUCTIONS_PER_WINDOW = 991_694
 WINDOW_HOP_SECONDS = 1.024
+# Other feature parameters (--n-fft, --n-mels, --columns): per frame (one per hop)
+# a · n_fft·log2(n_fft) + b · n_mels + c (a window's int8 conversion counted per frame), per code path
+# (the assembly laid out for n_fft 1024, the C elsewhere); fitted by
+# `.venv/bin/python scripts/measure_features_cost.py` on real firmware in the emulated board.
+# Check against the ten measured configurations: asm −0.4…+0.4 %, C −4.5…+4.4 %.
+FEATURE_COSTS = {"asm": (0.0, 88.299, 28225.328), "c": (3.584, 99.949, 1400.179)}
 
 
 def step_features(step: Step) -> tuple[int, int]:
@@ -87,6 +93,19 @@ def step_instructions(step: Step) -> int:
 def network_instructions(net: Network) -> int:
     """Estimated instructions of one inference of ``net`` on the Cortex-M4."""
     return int(sum(step_instructions(s) for s in net.steps))
+
+
+def feature_window(params) -> tuple[int, float]:
+    """(front-end instructions per classification window, the window hop in seconds) of the
+    log-mel parameters ``params`` (asc.features.FeatureParams): the measured figure for the
+    seed's, the fitted FEATURE_COSTS model for others."""
+    seconds = params.n_columns * params.hop_length / params.sample_rate
+    if (params.n_fft, params.hop_length, params.n_mels, params.n_columns, params.sample_rate) == (1024, 512, 30, 32, 16000):
+        return FEATURE_INSTRUCTIONS_PER_WINDOW, seconds
+    frames = seconds * params.sample_rate / params.hop_length
+    a, b, c = FEATURE_COSTS["asm" if params.n_fft == 1024 else "c"]
+    per_frame = a * params.n_fft * np.log2(params.n_fft) + b * params.n_mels + c
+    return int(round(frames * per_frame)), seconds
 
 
 def load(network_instructions_per_window: int, clock_hz: int,

@@ -27,26 +27,65 @@ CODE_BYTES_ESTIMATE = 4608
 INT16_SCALE = 1.0 / 32768.0     # 2^-15: folding it into the Hann table is exact
 
 
+N_FFT_RANGE = (128, 8192)
+
+
+def first_radix(n_fft: int) -> int:
+    """Points of the first stage's DFTs: n_fft / 2 = radix * 8^m (m >= 1), radix 2, 4 or 8."""
+    half, radix = n_fft // 2, 8
+    while radix * 8 < half:
+        radix *= 8
+    return half // radix if half % radix == 0 and half // radix in (2, 4) else 8
+
+
 def check_params(params: FeatureParams) -> None:
     """Raise ConfigError unless the C front end supports ``params``.
 
-    The FFT is radix-8 throughout, so n_fft / 2 must be 8^m (m >= 2: n_fft 128, 1024, 8192),
-    and the hop must be n_fft / 2 (the frame is two hops).
+    The FFT is one radix-2, -4 or -8 stage and then radix-8 stages, so n_fft must be a power of
+    two (128 .. 8192 here), and the hop must be n_fft / 2 (the frame is two hops). Every mel
+    band must hold at least one FFT bin (an empty band would be -80 dB for ever).
     """
-    half = params.n_fft // 2
-    power = 64
-    while power < half:
-        power *= 8
-    if params.n_fft % 2 or power != half:
-        raise ConfigError(f"n_fft {params.n_fft} is not supported by the C feature front end",
-                          "use n_fft 128, 1024 or 8192 (n_fft / 2 = 8^m)")
-    if params.hop_length != half:
-        raise ConfigError(f"hop_length {params.hop_length} with n_fft {params.n_fft} is not "
+    lo, hi = N_FFT_RANGE
+    n_fft = params.n_fft
+    if not (lo <= n_fft <= hi and n_fft & (n_fft - 1) == 0):
+        raise ConfigError(f"n_fft {n_fft} is not supported by the C feature front end",
+                          f"use a power of two from {lo} to {hi} (512, 1024 and 2048 are usual)")
+    if params.hop_length != n_fft // 2:
+        raise ConfigError(f"hop_length {params.hop_length} with n_fft {n_fft} is not "
                           "supported by the C feature front end",
-                          f"use hop_length {half} (half of n_fft)")
+                          f"use hop_length {n_fft // 2} (half of n_fft)")
     if params.n_columns > 255 or params.n_mels > 255:
         raise ConfigError(f"{params.n_mels} mels x {params.n_columns} columns is too large for "
                           "the C feature front end", "use at most 255 mels and 255 columns")
+    empty = np.flatnonzero(_band_peaks(params) <= 0)
+    if empty.size:
+        raise ConfigError(f"{params.n_mels} mel bands with n_fft {n_fft}: band {int(empty[0])} holds no "
+                          f"FFT bin ({empty.size} empty bands)", f"use fewer mel bands or a larger n_fft "
+                          f"(at most {max_mels(params)} bands for n_fft {n_fft})")
+
+
+def _band_peaks(params: FeatureParams) -> np.ndarray:
+    """Each mel band's largest filter weight (0: the band holds no FFT bin), without librosa's
+    warning about empty bands (check_params refuses them in one line)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return mel_filterbank(params).max(axis=1)
+
+
+def max_mels(params: FeatureParams) -> int:
+    """The most mel bands ``params``' FFT fills (every band with at least one bin)."""
+    from dataclasses import replace
+
+    lo, hi = 1, 255
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _band_peaks(replace(params, n_mels=mid)).min() > 0:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def _digit_reverse(value: int, digits: int) -> int:
@@ -58,16 +97,21 @@ def _digit_reverse(value: int, digits: int) -> int:
 
 
 def fft_tables(n_fft: int) -> dict:
-    """Hann half table (times 2^-15), group digit reversal, radix-8 and split twiddles."""
+    """Hann half table (times 2^-15), first-stage digit reversal, radix-8 and split twiddles.
+
+    The complex FFT of n_fft / 2 points is first a stage of ``radix``-point DFTs (radix 8, or
+    2 or 4 when n_fft / 2 is not a power of 8) of inputs n_fft / (2 radix) apart, then radix-8
+    stages joining transforms of length radix, 8 radix, ... up to n_fft / 2."""
     half = n_fft // 2
+    radix = first_radix(n_fft)
     hann = hann_window(n_fft)
     if not np.array_equal(hann[1:half], hann[:half:-1]):
         raise ConfigError(f"the Hann window of {n_fft} points is not symmetric in float32",
                           "use n_fft 1024 (the seed's)")
-    groups = half // 8
+    groups = half // radix
     digits = round(np.log(groups) / np.log(8))
     lengths, offsets, twiddle = [], [], []
-    length, offset = 8, 0
+    length, offset = radix, 0
     while length < half:
         k = np.arange(1, length)[:, None] * np.arange(1, 8)[None, :]
         w = np.exp(-2j * np.pi * k / (8 * length))
@@ -79,6 +123,7 @@ def fft_tables(n_fft: int) -> dict:
     k = np.arange(1, half // 2 + 1)
     split = np.exp(-2j * np.pi * k / n_fft)
     return {
+        "radix": radix, "n_groups": groups,
         "hann": (hann[:half + 1] * np.float32(INT16_SCALE)).astype(np.float32),
         "group_base": [8 * _digit_reverse(b, digits - 1) for b in range(groups // 8)],
         "stage_lengths": lengths, "twiddle_offsets": offsets,
@@ -196,7 +241,7 @@ def generate_features_c(params: FeatureParams, scaler: Scaler, input_scale: floa
         "sample_rate": params.sample_rate, "hop": params.hop_length, "n_fft": params.n_fft,
         "n_mels": params.n_mels, "n_columns": params.n_columns, "input_size": size,
         "n_bins": params.n_fft // 2 + 1, "n_complex": params.n_fft // 2,
-        "n_groups": params.n_fft // 16, "top_db": c_float(params.top_db),
+        "top_db": c_float(params.top_db),
         "top_db_text": f"{params.top_db:g}", "input_scale": c_float(np.float32(input_scale)),
         "input_zero_point": int(input_zero_point),
         **fft_tables(params.n_fft), **mel_tables(params),
@@ -214,7 +259,7 @@ def asm_tables(params: FeatureParams, stage_lengths: list) -> dict:
     and checked on the emulated board), the C alone elsewhere."""
     if params.n_fft != 1024:
         return {"asm": False}
-    n_groups = params.n_fft // 16
+    n_groups = params.n_fft // 16             # radix 8 throughout
     return {"asm": True, "asm_split_mel": features_asm.split_mel_loop(),
             "asm_window": features_asm.window_column_loop(params.n_mels),
             "asm_first": features_asm.first_dft8_moving(2 * n_groups),

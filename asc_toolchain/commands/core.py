@@ -13,8 +13,9 @@ from .output import emit, err
 
 TRAIN_OPTIONS = ("epochs", "batch_size", "optimizer", "learning_rate", "patience", "seed", "max_seconds",
                  "model", "width", "depth", "filters", "dense_units", "class_weights", "augment",
-                 "freq_mixstyle", "eq_db", "time_roll", "cache_dir", "test_fraction", "val_fraction",
-                 "label_map", "ser_backbone", "ser_width", "ser_classes", "ser_corpus", "ser_pretrained",
+                 "freq_mixstyle", "eq_db", "time_roll", "distill", "teacher", "distill_alpha",
+                 "distill_temperature", "n_mels", "columns", "n_fft", "cache_dir", "test_fraction",
+                 "val_fraction", "label_map", "ser_backbone", "ser_width", "ser_classes", "ser_corpus", "ser_pretrained",
                  "ser_max_windows", "ser_step_s", "ser_specaugment", "ser_mixup", "ser_speed", "ser_noise_snr",
                  "ser_balanced", "ser_label_smoothing", "ser_warmup", "ser_backbone_lr", "ser_clip_score")
 
@@ -83,6 +84,10 @@ def _print_cv(summary: dict) -> None:
     for level in ("window", "clip", "clip_mean"):
         figures = summary["mean_sd"][level]
         err(f"{level:9s} " + "  ".join(f"{k} {v['mean']:.1%} ± {v['sd']:.1%}" for k, v in figures.items()))
+    if "teacher_mean_sd" in summary:
+        err("teacher   " + "  ".join(f"{level} UAR {summary['teacher_mean_sd'][level]['uar']['mean']:.1%} ± "
+                                     f"{summary['teacher_mean_sd'][level]['uar']['sd']:.1%}"
+                                     for level in ("window", "clip", "clip_mean")))
     err("folds: " + ", ".join(f"{f['fold']}: window UAR {f['window']['uar']:.1%}, clip UAR "
                               f"{f['clip']['uar']:.1%}" for f in summary["folds"]))
     err(f"written: {summary['out']}/cv.json, {summary['out']}/cv_summary.png, {summary['out']}/fold-*/")

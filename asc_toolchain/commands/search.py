@@ -9,8 +9,8 @@ from ..core.errors import ConfigError
 from .output import emit, err
 
 SEARCH_OPTIONS = ("epochs", "batch_size", "optimizer", "patience", "max_seconds", "dense_units", "class_weights",
-                  "augment", "freq_mixstyle", "eq_db", "time_roll", "cache_dir", "test_fraction", "val_fraction",
-                  "label_map")
+                  "augment", "freq_mixstyle", "eq_db", "time_roll", "n_mels", "columns", "n_fft", "cache_dir",
+                  "test_fraction", "val_fraction", "label_map")
 
 
 def _ints(text: str | None, flag: str):
@@ -57,10 +57,11 @@ def search(obj, data, root, board, max_ram, max_flash, max_load, trials, time_bu
     before training; inner-fold clip UAR maximised, instructions and RAM minimised; the best
     retrained and tested on an outer fold it never saw (OUT/best, an ordinary run)."""
     from ..asc import search as search_mod
+    from ..asc.train import feature_params
 
     settings = cfgmod.values(cfgmod.resolve(options | {"seed": seed}, obj.get("config_path")))
     settings["seed"] = seed
-    budget = search_mod.make_budget(board, max_ram, max_flash, max_load)
+    budget = search_mod.make_budget(board, max_ram, max_flash, max_load, feature_params(settings))
     fams = tuple(f.strip() for f in families.split(",") if f.strip()) if families else None
     summary = search_mod.search(data, out, settings, budget, root=root, trials=trials, time_budget=time_budget,
                                 workers=workers, address=address, outer_fold=outer_fold, inner_folds=inner_folds,

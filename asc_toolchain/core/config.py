@@ -95,6 +95,18 @@ OPTIONS = {o.name: o for o in [
            "Freq-MixStyle: share of training windows whose per-band statistics are mixed with another's."),
     Option("eq_db", click.FloatRange(0), 6.0, "Random smooth equaliser of up to ± this many dB over the bands."),
     Option("time_roll", click.IntRange(0), 0, "Roll each training window in time by up to this many columns."),
+    Option("distill", str, None, "Distil from a teacher trained first on the same training split: "
+           "FAMILY[:WIDTH[:DEPTH]], e.g. inverted:32:4 (in cv, one teacher per fold)."),
+    Option("teacher", str, None, "Distil from this trained run's model (same classes and features)."),
+    Option("distill_alpha", click.FloatRange(0, 1), 0.5, "Distillation: share of the loss that follows "
+           "the teacher's softened scores (the rest follows the labels)."),
+    Option("distill_temperature", Finite(0, min_open=True), 2.0, "Distillation: temperature that softens "
+           "both models' scores."),
+    Option("n_mels", click.IntRange(1, 255), 30, "Mel bands of the log-mel features (the C front end and "
+           "the firmware follow the run's value)."),
+    Option("columns", click.IntRange(1, 255), 32, "Columns (frames) of one classification window."),
+    Option("n_fft", click.IntRange(128, 8192), 1024, "FFT size of the features, a power of two; the hop "
+           "is half of it (the Cortex-M4 assembly path is laid out for 1024, other sizes run in C)."),
     Option("cache_dir", str, None, "Feature cache folder [default: ~/.cache/asc-tool/features]; 'none' disables."),
     Option("test_fraction", Finite(0, 1, min_open=True, max_open=True), 0.2,
            "Share of recording groups held out for the test split."),
