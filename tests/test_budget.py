@@ -67,3 +67,41 @@ def test_too_large_model_fails_check_ram(quantized_run, tmp_path, cli):
     assert "B of RAM, b-l475e-iot01a has 98,304 B" in err and "over by" in err
     assert "fewer filters" in err and "Traceback" not in err
     assert not (run / "c").exists(), "an over-budget model must not leave generated files"
+
+
+def test_network_code_counts_the_kernel_files_its_steps_use():
+    from asc_toolchain.codegen import library
+
+    seed = SEED_REPORT | {"layers": [{"kind": k} for k in ("conv", "conv", "fc", "fc", "softmax")]}
+    code = budget.estimate(seed, SEED_PARAMS, load_board("b-l475e-iot01a"))["flash"]["items"]["network_code"]
+    files = ("conv_s8.c", "fully_connected_s8.c", "softmax_s8.c")
+    assert code == (library.NETWORK_CODE_FIXED_BYTES + 5 * library.NETWORK_CODE_STEP_BYTES
+                    + sum(library.KERNEL_CODE_BYTES[f] for f in files))
+    other = budget.estimate(seed | {"backend": "stedgeai"}, SEED_PARAMS, load_board("b-l475e-iot01a"))
+    assert other["flash"]["items"]["network_code"] == budget.OTHER_NETWORK_CODE_BYTES
+
+
+@pytest.mark.toolchain
+def test_kernel_code_table_is_the_compiled_library(tmp_path):
+    """Each kernel file compiled as the firmware compiles it (the board's CPU, -O2, a section per
+    function): the table holds its code and constants, within 10 %. After a kernel change:
+    arm-none-eabi-size of each file's object, as this test computes it, goes into the table."""
+    import subprocess
+
+    from asc_toolchain.bench.m4runner import cpu_flags
+    from asc_toolchain.codegen import library
+    from conftest import require_tool
+
+    gcc = require_tool("arm-none-eabi-gcc")
+    size = require_tool("arm-none-eabi-size")
+    board = load_board("b-l475e-iot01a")
+    measured = {}
+    for source in library.library_sources():
+        obj = tmp_path / (source.stem + ".o")
+        subprocess.run([gcc, *cpu_flags(board), "-O2", "-ffunction-sections", "-fdata-sections",
+                        f"-I{library.clib_dir()}", "-c", str(source), "-o", str(obj)], check=True)
+        fields = subprocess.run([size, str(obj)], capture_output=True, text=True, check=True).stdout.split()
+        measured[source.name] = int(fields[6]) + int(fields[7])          # text + data of the one row
+    assert set(measured) == set(library.KERNEL_CODE_BYTES)
+    for name, value in measured.items():
+        assert value <= library.KERNEL_CODE_BYTES[name] <= 1.1 * value + 64, (name, value)

@@ -17,24 +17,25 @@ FAST = ("--epochs", "1", "--max-seconds", "3", "--batch-size", "64")
 
 @pytest.fixture(scope="module")
 def cv_result(synth_dir, tmp_path_factory):
-    """One 3-fold cv on the synthetic set (no fold column), counting feature computations."""
+    """One 3-fold cv on the synthetic set (no fold column), counting feature computations (each
+    computed recording is stored once, whether computed here or by an extraction worker)."""
     from asc_toolchain.asc import cache
     from asc_toolchain.cli import main
 
     tmp = tmp_path_factory.mktemp("cv")
     calls = []
-    real = cache.FeatureCache._compute
+    real = cache.FeatureCache._store
 
-    def counted(self, item, key):
-        calls.append(item.path)
-        return real(self, item, key)
+    def counted(self, key, db):
+        calls.append(key)
+        return real(self, key, db)
 
-    cache.FeatureCache._compute = counted
+    cache.FeatureCache._store = counted
     try:
         code = main(["cv", "--data", str(synth_dir / "metadata.csv"), "--folds", "3", "--out", str(tmp / "cv"),
                      "--cache-dir", str(tmp / "cache"), *FAST])
     finally:
-        cache.FeatureCache._compute = real
+        cache.FeatureCache._store = real
     assert code == 0
     return tmp / "cv", calls
 

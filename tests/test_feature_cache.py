@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from asc_toolchain.asc.cache import FeatureCache
@@ -107,3 +108,45 @@ def test_train_records_the_cache_and_leaves_columns_there(synth_dir, tmp_path, c
                          "--epochs", "1", "--cache-dir", tmp_path / "cache", "--max-seconds", "3")
     assert code == 0, err
     assert len(list((tmp_path / "cache").glob("*.npy"))) == 18
+
+
+def test_uncached_recordings_are_computed_by_parallel_workers_bit_for_bit(synth_dir, tmp_path):
+    """Two extraction processes compute what one process would, byte for byte; a recording they
+    cannot read is left to the reading pass, which reports it (here: skipped with its reason)."""
+    items = _items(synth_dir, 6)
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF not really a wave file")
+    items.append(type(items[0])(broken, "indoor", "broken", "broken"))
+    one = FeatureCache(SEED_PARAMS, None, tmp_path / "one", workers=1)
+    two = FeatureCache(SEED_PARAMS, None, tmp_path / "two", workers=2)
+    assert one.prefetch(items) == 0 and two.prefetch(items) == 6 and two.computed == 6
+    skipped_one, skipped_two = [], []
+    a = WindowIndex.build(items, CLASSES, one, skip_bad=True, skipped=skipped_one)
+    b = WindowIndex.build(items, CLASSES, two, skip_bad=True, skipped=skipped_two)
+    assert (one.computed, two.computed, two.read) == (6, 6, 0)
+    assert [str(p) for p, _ in skipped_two] == [str(p) for p, _ in skipped_one] == [str(broken)]
+    assert a.windows(np.arange(len(a))).tobytes() == b.windows(np.arange(len(b))).tobytes()
+    for stored in sorted((tmp_path / "one").glob("*.npy")):
+        assert (tmp_path / "two" / stored.name).read_bytes() == stored.read_bytes()
+    assert two.prefetch(items) == 0, "nothing left to compute"
+
+
+@pytest.mark.slow
+def test_on_a_ray_cluster_the_columns_are_computed_as_tasks(synth_dir, tmp_path):
+    import logging
+
+    import ray
+
+    items = _items(synth_dir, 4)
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+    try:
+        on_ray = FeatureCache(SEED_PARAMS, None, tmp_path / "ray", workers=1)
+        on_ray.ray = True
+        assert on_ray.prefetch(items) == 4
+    finally:
+        ray.shutdown()
+    local = FeatureCache(SEED_PARAMS, None, None, workers=1)
+    for item in items:
+        assert on_ray.columns(item).tobytes() == local.columns(item).tobytes()
+    assert (on_ray.computed, on_ray.read, local.computed) == (4, 0, 4)
+    assert len(list((tmp_path / "ray").glob("*.npy"))) == 4

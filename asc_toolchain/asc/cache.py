@@ -7,6 +7,12 @@ is 32 consecutive columns, so columns are ~32× smaller (about 14 MB per hour of
 Files live in one folder (``--cache-dir``, default ~/.cache/asc-tool/features) as KEY.npy,
 written via a temporary file + rename so that two commands sharing the folder never read half a
 file. Within one process recordings with the same key share one array.
+
+Recordings not cached yet are computed in parallel before they are read (``prefetch``): over
+local worker processes by default (``--extract-workers``, default the CPUs), or as tasks on the
+Ray cluster a command is connected to (``search --address``). Workers run the same function and
+send the columns back, so they are bit for bit those of one process; a recording a worker cannot
+read is left to the reading pass, which reports it as usual.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from ..data.audio import file_problem
 from ..data.audio_stream import audio_blocks, segments
 from .features import FeatureParams, mel_columns
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2          # 2: mel products on one BLAS thread (features.mel_columns)
 
 
 def default_cache_dir() -> Path:
@@ -51,11 +57,42 @@ def file_digest(path: Path) -> str:
 class FeatureCache:
     """Columns of recordings by content; ``folder`` None keeps them in this process only."""
 
-    def __init__(self, params: FeatureParams, max_seconds: float | None = None, folder=None):
+    def __init__(self, params: FeatureParams, max_seconds: float | None = None, folder=None,
+                 workers: int | None = None):
         self.params, self.max_seconds = params, max_seconds
         self.folder = Path(folder) if folder else None
+        self.workers = workers                 # extraction processes (None: the CPUs)
+        self.ray = False                       # compute as tasks on the connected Ray cluster
         self._held: dict[str, np.ndarray] = {}
         self.computed = self.read = 0          # how many recordings were computed / read from disk
+
+    def prefetch(self, items) -> int:
+        """Compute the columns of every recording of ``items`` that is neither held nor stored,
+        in parallel (module doc); returns how many were computed. With one recording to do, or
+        one worker and no Ray, nothing happens here (the reading pass computes it)."""
+        todo, seen = [], set()
+        for item in items:
+            try:
+                key = self.key(Path(item.path))
+            except OSError:
+                continue                                   # the reading pass says why
+            if key not in seen and key not in self._held and not self._stored(key):
+                seen.add(key)
+                todo.append((str(item.path), key))
+        workers = self.workers or os.cpu_count() or 1
+        if len(todo) < 2 or (workers < 2 and not self.ray):
+            return 0
+        job = (self.params.to_dict(), self.max_seconds)
+        results = _on_ray(todo, job) if self.ray else _on_processes(todo, job, min(workers, len(todo)))
+        done = 0
+        for (_, key), db in zip(todo, results):
+            if db is not None:
+                self._held[key] = db
+                if self.folder is not None:
+                    self._store(key, db)
+                done += 1
+        self.computed += done
+        return done
 
     def key(self, path: Path) -> str:
         recipe = json.dumps({"v": CACHE_VERSION, "audio": file_digest(path), "max_seconds": self.max_seconds,
@@ -113,6 +150,33 @@ class FeatureCache:
         except OSError:
             if "tmp" in locals():
                 Path(tmp).unlink(missing_ok=True)
+
+
+def _extract(path: str, job: tuple):
+    """One worker's recording: its columns, or None when it cannot be read (the reading pass
+    reports why)."""
+    params, max_seconds = job
+    try:
+        return recording_columns(path, FeatureParams.from_dict(params), max_seconds)
+    except Exception:                                      # noqa: BLE001 - reported by the reading pass
+        return None
+
+
+def _on_processes(todo: list, job: tuple, workers: int) -> list:
+    """``_extract`` over local processes (spawned: TensorFlow, if loaded here, is not forked)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_extract, [path for path, _ in todo], [job] * len(todo)))
+
+
+def _on_ray(todo: list, job: tuple) -> list:
+    """``_extract`` as tasks on the connected Ray cluster (the columns come back to this node)."""
+    import ray
+
+    task = ray.remote(num_cpus=1)(_extract)
+    return ray.get([task.remote(path, job) for path, _ in todo])
 
 
 FRAMES_PER_STEP = 1024        # STFT frames computed at a time: a multiple of mel_columns' block

@@ -92,12 +92,27 @@ def mel_columns(signal: np.ndarray, params: FeatureParams = SEED_PARAMS,
     frames = np.lib.stride_tricks.sliding_window_view(x, params.n_fft)[::params.hop_length]
     window, mel_matrix = hann_window(params.n_fft), _mel_matrix(params)
     out = np.empty((len(frames), params.n_mels), np.float32)
-    for start in range(0, len(frames), block):
-        spectrum = fft.rfft(frames[start:start + block] * window, axis=-1)
-        power = np.square(spectrum.real)
-        power += np.square(spectrum.imag)
-        np.matmul(power, mel_matrix, out=out[start:start + block])
+    with _one_blas_thread():
+        for start in range(0, len(frames), block):
+            spectrum = fft.rfft(frames[start:start + block] * window, axis=-1)
+            power = np.square(spectrum.real)
+            power += np.square(spectrum.imag)
+            np.matmul(power, mel_matrix, out=out[start:start + block])
     return out
+
+
+@lru_cache(maxsize=1)
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _one_blas_thread():
+    """The mel products on one BLAS thread: a float32 matrix product's last bits depend on how
+    many threads share it, and features must be the same in every process (extraction workers,
+    Ray tasks, machines with other core counts) for the cache to hold one answer per recording."""
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def logmel_columns(signal: np.ndarray, params: FeatureParams = SEED_PARAMS) -> np.ndarray:

@@ -50,6 +50,7 @@ class WindowIndex:
         """Columns of every item from ``cache``; an unusable item raises, or with ``skip_bad`` is
         left out and (path, reason) goes to ``skipped``. Recordings with one content share rows."""
         index = {c: i for i, c in enumerate(class_names)}
+        cache.prefetch(items)
         parts, offsets, rows = [], {}, 0
         starts, ys, clips, kept, source = [], [], [], [], []
         for n, item in enumerate(progress(items, desc=desc, unit="file")):

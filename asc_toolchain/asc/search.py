@@ -134,7 +134,9 @@ def _run(plan: Plan, label_map, cfg, budget, space: dict, workers, address, skip
     try:
         _smallest_fits(space["families"], space["widths"], space["depths"], budget, cfg, len(classes))
         cluster = cluster or connect(None, workers)
-        index = WindowIndex.build(plan.items, classes, feature_cache(cfg), skip_bad, skipped)
+        cache = feature_cache(cfg)
+        cache.ray = bool(address)           # on a cluster the features are computed as Ray tasks
+        index = WindowIndex.build(plan.items, classes, cache, skip_bad, skipped)
         if len(index.items) != len(plan.items):
             raise ConfigError("--skip-bad left recordings out after the folds were drawn",
                               "remove the listed recordings from the data list and search again")

@@ -89,7 +89,7 @@ def feature_cache(cfg: dict) -> FeatureCache:
         folder = default_cache_dir()
     elif str(folder).lower() == "none":
         folder = None
-    return FeatureCache(feature_params(cfg), cfg["max_seconds"], folder)
+    return FeatureCache(feature_params(cfg), cfg["max_seconds"], folder, cfg.get("extract_workers"))
 
 
 def train_run(dest, index: WindowIndex, items: list, splits: list, cfg: dict, context: dict,

@@ -31,6 +31,25 @@ KERNEL_FAMILIES = {
     "requantize": "quantize_s8.c",
 }
 HEADERS = ("asc_kernels.h", "asc_fixedpoint.h", "asc_dsp.h", "conv_s8_dsp.h")
+# Code + constants of each kernel file for the Cortex-M4 at the firmware's -O2, every function
+# kept: what --gc-sections links for a network is at most this. Held to the compiled library by
+# tests/test_budget.py (re-measure with the command that test names when a kernel changes).
+KERNEL_CODE_BYTES = {"add_s8.c": 716, "conv_pad_s8.c": 22256, "conv_s8.c": 836, "depthwise_s8.c": 12680,
+                     "fully_connected_s8.c": 3048, "mean_s8.c": 260, "pool_s8.c": 1036, "quantize_s8.c": 448,
+                     "shape_s8.c": 160, "softmax_s8.c": 1316}
+# The generated asc.c: create/init/run/error functions, and per step its call and configuration
+# (measured 620 B of code + 60 B per step's configuration on an 11-step network, rounded up).
+NETWORK_CODE_FIXED_BYTES = 256
+NETWORK_CODE_STEP_BYTES = 128
+
+
+def network_code_bytes(kinds) -> int:
+    """Flash of a network's code: the generated calls (per step) and the kernel files its step
+    ``kinds`` use (each file once)."""
+    kinds = list(kinds)
+    files = {KERNEL_FAMILIES[k] for k in kinds if k in KERNEL_FAMILIES}
+    return (NETWORK_CODE_FIXED_BYTES + NETWORK_CODE_STEP_BYTES * len(kinds)
+            + sum(KERNEL_CODE_BYTES[f] for f in files))
 
 
 def clib_dir() -> Path:

@@ -107,6 +107,8 @@ OPTIONS = {o.name: o for o in [
     Option("columns", click.IntRange(1, 255), 32, "Columns (frames) of one classification window."),
     Option("n_fft", click.IntRange(128, 8192), 1024, "FFT size of the features, a power of two; the hop "
            "is half of it (the Cortex-M4 assembly path is laid out for 1024, other sizes run in C)."),
+    Option("extract_workers", click.IntRange(1), None, "Processes that compute the features of recordings "
+           "not cached yet [default: the CPUs]."),
     Option("cache_dir", str, None, "Feature cache folder [default: ~/.cache/asc-tool/features]; 'none' disables."),
     Option("test_fraction", Finite(0, 1, min_open=True, max_open=True), 0.2,
            "Share of recording groups held out for the test split."),
