@@ -1,5 +1,6 @@
-/* The application: 512-sample hops -> streaming log-mel features -> every 32 new columns
- * (1.024 s) the network -> one JSON result line (format in firmware/README.md). */
+/* The application: hops of ASC_FEATURES_HOP samples (512 for the seed) -> streaming log-mel
+ * features -> every ASC_FEATURES_N_COLUMNS new columns (32: 1.024 s for the seed) the network ->
+ * one JSON result line (format in firmware/README.md). Audio arrives in blocks of any size. */
 #ifndef ASC_CLASSIFIER_H
 #define ASC_CLASSIFIER_H
 

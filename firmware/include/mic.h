@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include "calc.h"
 
-#define MIC_BLOCK 512u          /* samples per block = one feature hop */
+#define MIC_BLOCK 512u          /* samples per block (the seed's feature hop; any hop works) */
 
 typedef struct {
     uint32_t dma_irqs;          /* half- and full-transfer events: 7.8125 per second at 16 kHz */
