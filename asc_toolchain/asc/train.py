@@ -23,7 +23,6 @@ from ..data.split import split_by_group
 
 SPLITS = ("train", "val", "test")
 RECIPE_KEYS = ("freq_mixstyle", "eq_db", "time_roll", "distill", "teacher", "distill_alpha", "distill_temperature")
-FEATURE_KEYS = ("n_mels", "columns", "n_fft")
 SILENCE_RULE = ("a window whose maximum mel power is 0 is all -80 dB; an element whose mel power is 0 "
                 "is -80 dB")
 
