@@ -78,7 +78,8 @@ def check_options(cfg: dict, params) -> None:
     """ConfigError for distillation options that cannot work (before any work): both teachers
     named, a --distill text that is not a family, a --teacher run of other features."""
     if cfg.get("teacher") and cfg.get("distill"):
-        raise ConfigError("--teacher and --distill both name a teacher", "give one: a trained run, or a family to train")
+        raise ConfigError("--teacher and --distill both name a teacher",
+                          "give one: a trained run, or a family to train")
     if cfg.get("distill"):
         parse_distill(cfg["distill"])
     if cfg.get("teacher"):

@@ -57,11 +57,12 @@ class Budget:
     def to_dict(self) -> dict:
         from ..codegen import cost
 
+        instructions, seconds = cost.feature_window(self.features)
         return {"board": self.board.name, "ram_bytes": self.ram_bytes, "flash_bytes": self.flash_bytes,
                 "max_load": self.max_load, "clock_hz": self.clock_hz,
                 "network_instructions_max": self.network_instructions_max(),
-                "feature_instructions_per_window": cost.feature_window(self.features)[0],
-                "window_hop_s": cost.feature_window(self.features)[1], "features": self.features.to_dict()}
+                "feature_instructions_per_window": instructions, "window_hop_s": seconds,
+                "features": self.features.to_dict()}
 
 
 def make_budget(board, max_ram=None, max_flash=None, max_load: float = 0.25,

@@ -99,8 +99,10 @@ def feature_window(params) -> tuple[int, float]:
     """(front-end instructions per classification window, the window hop in seconds) of the
     log-mel parameters ``params`` (asc.features.FeatureParams): the measured figure for the
     seed's, the fitted FEATURE_COSTS model for others."""
+    from ..asc.features import SEED_PARAMS
+
     seconds = params.n_columns * params.hop_length / params.sample_rate
-    if (params.n_fft, params.hop_length, params.n_mels, params.n_columns, params.sample_rate) == (1024, 512, 30, 32, 16000):
+    if params == SEED_PARAMS:
         return FEATURE_INSTRUCTIONS_PER_WINDOW, seconds
     frames = seconds * params.sample_rate / params.hop_length
     a, b, c = FEATURE_COSTS["asm" if params.n_fft == 1024 else "c"]

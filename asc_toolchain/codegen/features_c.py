@@ -32,10 +32,7 @@ N_FFT_RANGE = (128, 8192)
 
 def first_radix(n_fft: int) -> int:
     """Points of the first stage's DFTs: n_fft / 2 = radix * 8^m (m >= 1), radix 2, 4 or 8."""
-    half, radix = n_fft // 2, 8
-    while radix * 8 < half:
-        radix *= 8
-    return half // radix if half % radix == 0 and half // radix in (2, 4) else 8
+    return (8, 2, 4)[(int(n_fft).bit_length() - 2) % 3]
 
 
 def check_params(params: FeatureParams) -> None:
