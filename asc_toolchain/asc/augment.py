@@ -10,7 +10,8 @@ option (core.config); the defaults are the recipe measured best so far:
   different microphone or room) added before the window's normalisation;
 - time_roll: each window rolled in time by up to this many columns (circularly);
 - freq_mixstyle: with this probability per window, its per-band mean and spread over time are
-  mixed with another window's (Beta(0.4, 0.4) weights): device and room colouring swapped.
+  mixed with another window's (Beta(0.4, 0.4) weights): device and room colouring swapped;
+- reverb: with this probability per window, a generated room (see :func:`_reverberate`).
 With every element off except the default, batches are those of earlier versions, bit for bit.
 """
 
@@ -34,11 +35,12 @@ class Recipe:
     freq_mixstyle: float = 0.0
     eq_db: float = 0.0
     time_roll: int = 0
+    reverb: float = 0.0
 
     @classmethod
     def from_cfg(cls, cfg: dict) -> "Recipe":
         return cls(cfg["augment"], float(cfg.get("freq_mixstyle") or 0.0), float(cfg.get("eq_db") or 0.0),
-                   int(cfg.get("time_roll") or 0))
+                   int(cfg.get("time_roll") or 0), float(cfg.get("reverb") or 0.0))
 
 
 class AugmentedBatches(keras.utils.PyDataset):
@@ -70,6 +72,8 @@ class AugmentedBatches(keras.utils.PyDataset):
             raw = _equalise(raw, rng, r.eq_db, self.index.params.top_db)
         if r.time_roll > 0:
             raw = _roll(raw, rng, r.time_roll)
+        if r.reverb > 0:
+            raw = _reverberate(raw, rng, r.reverb, self.index.params)
         x = self.scaler.transform(raw)
         if r.augment in ("mixup", "both"):
             x = self._mix(x, y, rng)
@@ -112,6 +116,37 @@ def _roll(raw: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.ndarr
     shifts = rng.integers(-max_shift, max_shift + 1, size=len(raw))
     cols = (np.arange(raw.shape[2])[None, :] - shifts[:, None]) % raw.shape[2]
     return np.take_along_axis(raw, cols[:, None, :].repeat(raw.shape[1], axis=1), axis=2)
+
+
+def _reverberate(raw: np.ndarray, rng: np.random.Generator, p: float, params) -> np.ndarray:
+    """A generated room on a share ``p`` of the windows, in the mel power domain.
+
+    Late reverberation is modelled by its energy envelope (the statistical room model): the
+    power of column t becomes P(t) + g · Σ_{k≥1} exp(−6·ln10 · k·hop / RT60_band) · P(t − k), with
+    RT60 drawn from 0.2–1.2 s at the lowest band, falling linearly to half of that at the highest
+    (air and walls absorb high frequencies faster), and g set by a direct-to-reverberant ratio
+    drawn from 0–15 dB at the lowest band. Causal within the window (its first columns get no tail from before it),
+    then the window's own normalisation again (peak at 0 dB, floor at −top_db)."""
+    n, mels, cols = raw.shape
+    chosen = np.flatnonzero(rng.random(n) < p)
+    rt60 = rng.uniform(0.2, 1.2, size=len(chosen))
+    drr_db = rng.uniform(0.0, 15.0, size=len(chosen))
+    if not len(chosen):
+        return raw
+    lag_s = np.arange(cols) * (params.hop_length / params.sample_rate)
+    band_rt60 = rt60[:, None] * np.linspace(1.0, 0.5, mels)[None, :]
+    tail = np.exp(-6.0 * np.log(10.0) * lag_s[None, None, :] / band_rt60[:, :, None])
+    tail[:, :, 0] = 0.0
+    tail *= (10.0 ** (-drr_db / 10.0) / tail.sum(axis=2).max(axis=1))[:, None, None]
+    tail[:, :, 0] = 1.0                                                  # the direct sound
+    size = 2 * cols                                                      # linear, not circular
+    power = 10.0 ** (raw[chosen].astype(np.float64) / 10.0)
+    wet = np.fft.irfft(np.fft.rfft(power, size, axis=2) * np.fft.rfft(tail, size, axis=2), size, axis=2)
+    db = 10.0 * np.log10(np.maximum(wet[:, :, :cols], 1e-30))
+    db -= db.max(axis=(1, 2), keepdims=True)
+    out = raw.copy()
+    out[chosen] = np.maximum(db, -params.top_db)
+    return out
 
 
 def _freq_mixstyle(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:

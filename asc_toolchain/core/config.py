@@ -95,6 +95,8 @@ OPTIONS = {o.name: o for o in [
            "Freq-MixStyle: share of training windows whose per-band statistics are mixed with another's."),
     Option("eq_db", click.FloatRange(0), 6.0, "Random smooth equaliser of up to ± this many dB over the bands."),
     Option("time_roll", click.IntRange(0), 0, "Roll each training window in time by up to this many columns."),
+    Option("reverb", click.FloatRange(0, 1), 0.0,
+           "Share of training windows given a generated room's reverberation (RT60 0.2–1.2 s)."),
     Option("distill", str, None, "Distil from a teacher trained first on the same training split: "
            "FAMILY[:WIDTH[:DEPTH]], e.g. inverted:32:4 (in cv, one teacher per fold)."),
     Option("teacher", str, None, "Distil from this trained run's model (same classes and features)."),
