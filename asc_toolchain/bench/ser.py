@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -73,7 +74,8 @@ def _bench_features(audio, windows, repeats) -> dict:
             "librosa_ms_per_window": round(lib_med * 1e3, 3), "ratio_vs_librosa": round(lib_med / med, 2),
             "best_ms_per_window": round(min(ours) * 1e3, 3),
             "librosa_best_ms_per_window": round(min(theirs) * 1e3, 3),
-            "goal_ms_per_window": 1.5, "max_abs_diff_logmel_unit": mel_diff}
+            "goal_ms_per_window": 1.5, "max_abs_diff_logmel_unit": mel_diff,
+            "load_average_1min": round(os.getloadavg()[0], 2)}
 
 
 def _timed(func) -> float:
