@@ -152,3 +152,22 @@ def test_backbone_names_and_width_are_checked_before_any_work():
         build_ser_model("vgg", 7)
     with pytest.raises(ConfigError, match="--ser-width 8 applies to resnet34 only"):
         build_ser_model("efficientnet-lite0", 7, width=8)
+    with pytest.raises(ConfigError, match="ResNet34 weights, and the backbone is efficientnet-lite0"):
+        build_ser_model("efficientnet-lite0", 7, pretrained="imagenet-resnet34.npz")
+
+
+@pytest.mark.parametrize("command", ["train", "cv"])
+def test_a_resnet_only_setting_with_the_default_backbone_stops_before_any_feature(tmp_path, cli, monkeypatch,
+                                                                                   command):
+    """The default backbone is EfficientNet-Lite0: the seed's --ser-width (or a ResNet34 weights
+    file) without --ser-backbone resnet34 is one line before any recording is read."""
+    from asc_toolchain.ser import cv, train
+    from asc_toolchain.ser.synth import write_synthetic_ser
+
+    meta = write_synthetic_ser(tmp_path / "d", speakers=2, per_class=1, seconds=2.7, seed=0)
+    for module in (cv, train):
+        monkeypatch.setattr(module, "ser_windows", lambda *a, **k: pytest.fail("features computed"))
+    code, _, err = cli(command, "--target", "jetson-ser", "--data", meta, "--out", tmp_path / "out",
+                       "--ser-width", "32")
+    assert code == 2 and "--ser-width 32 applies to resnet34 only" in err and "--ser-backbone resnet34" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()

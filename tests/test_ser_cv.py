@@ -43,7 +43,8 @@ def cv_out(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ASC_TOOL_SER_MAX_WINDOWS", "1")
         code = main(["cv", "--target", "jetson-ser", "--data", str(meta), "--out", str(out), "--folds", "2",
-                     "--epochs", "1", "--batch-size", "8", "--ser-width", "8", "--ser-speed", "0.9,1",
+                     "--epochs", "1", "--batch-size", "8", "--ser-backbone", "resnet34", "--ser-width", "8",
+                     "--ser-speed", "0.9,1",
                      "--ser-mixup", "0.2", "--ser-label-smoothing", "0.1", "--ser-balanced",
                      "--ser-clip-score", "mean"])
     assert code == 0

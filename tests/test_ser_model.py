@@ -108,8 +108,8 @@ def test_shared_train_settings_map_onto_the_ser_config(monkeypatch):
     assert (cfg.augment, cfg.batch_size, cfg.epochs, cfg.width) == (False, 32, 5, 64)
     cfg = SerTrainConfig.from_settings({"augment": "mixup", "batch_size": 64}, epochs=2, width=8)
     assert (cfg.augment, cfg.batch_size, cfg.epochs, cfg.width) == (True, 64, 2, 8)
-    assert (cfg.backbone, SerTrainConfig.from_settings({"backbone": "efficientnet-lite0"}).backbone) \
-        == ("resnet34", "efficientnet-lite0")
+    assert (cfg.backbone, SerTrainConfig.from_settings({"backbone": "resnet34"}).backbone) \
+        == ("efficientnet-lite0", "resnet34")
     monkeypatch.setenv("ASC_TOOL_SER_WIDTH", "16")
     assert config.resolve({})["ser_width"] == (16, "environment")
     monkeypatch.setenv("ASC_TOOL_SER_WIDTH", "wide")

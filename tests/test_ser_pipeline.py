@@ -31,7 +31,8 @@ def ser_run(tmp_path_factory) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ASC_TOOL_SER_MAX_WINDOWS", "1")          # environment and flag both reach it
         code = main(["train", "--target", "jetson-ser", "--data", str(meta), "--out", str(out),
-                     "--epochs", "3", "--batch-size", "8", "--seed", "1", "--ser-width", "8"])
+                     "--epochs", "3", "--batch-size", "8", "--seed", "1", "--ser-backbone", "resnet34",
+                     "--ser-width", "8"])
     assert code == 0
     return out
 

@@ -119,8 +119,9 @@ OPTIONS = {o.name: o for o in [
     Option("label_map", str, None, "Label map: asc3 (default), tut2016, tau2018-2020, or a YAML file."),
     Option("stedgeai_dir", str, None, "Folder holding ST Edge AI Core's stedgeai program."),
     # jetson-ser only
-    Option("ser_backbone", click.Choice(["resnet34", "efficientnet-lite0"]), "resnet34",
-           "jetson-ser: backbone; efficientnet-lite0 starts from ImageNet weights of a local package."),
+    Option("ser_backbone", click.Choice(["resnet34", "efficientnet-lite0"]), "efficientnet-lite0",
+           "jetson-ser: backbone; efficientnet-lite0 starts from ImageNet weights of a local package, "
+           "resnet34 (the seed's) from scratch or --ser-pretrained."),
     Option("ser_width", click.IntRange(1), 64,
            "jetson-ser: ResNet34 base width (64 = ResNet34; 32 trains 4× faster)."),
     Option("ser_classes", click.Choice(["7", "top4"]), "7", "jetson-ser: the 7 emotions or the top-4 subset."),

@@ -38,9 +38,11 @@ LEVELS = ("clip", "clip_mean")          # per clip by majority vote, by mean pro
 def cross_validate_ser(data, out, cfg, root=None, folds: int | None = None, skip_bad: bool = False,
                        log=lambda msg: print(msg, file=sys.stderr)) -> dict:
     """Train and test once per fold (see the module doc); returns what cv.json holds plus ``out``."""
+    from .model import check_backbone
     from .train import train_and_write
 
     dest = Destination(out, MARKER, "a cross-validation folder", RunError)
+    check_backbone(cfg.backbone, cfg.width, cfg.pretrained)
     variants = recipe_variants(cfg.speed, cfg.noise_snr)
     loaded = load_ser_items(data, root, cfg.classes, skip_bad, cfg.corpus)
     log(describe(loaded))

