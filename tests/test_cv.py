@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from asc_toolchain.asc.run import open_asc_run
-from asc_toolchain.evaluate.metrics import full_report
+from asc_toolchain.evaluate.metrics import full_report, scores_report
 
 FAST = ("--epochs", "1", "--max-seconds", "3", "--batch-size", "64")
 
@@ -109,6 +109,16 @@ def test_cv_refuses_a_folder_it_did_not_make(synth_dir, tmp_path, cli):
     assert code == 2
     assert "not a cross-validation folder" in err
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+
+
+def test_macro_f1_leaves_out_a_class_the_set_lacks_unless_it_is_predicted():
+    names = ["a", "b", "c"]
+    y = np.array([0, 0, 1, 1])
+    right = scores_report(y, np.array([0, 0, 1, 1]), names)
+    assert right["macro_f1"] == 1.0 and right["uar"] == 1.0          # c absent, never predicted
+    wrong = scores_report(y, np.array([0, 2, 1, 1]), names)           # one a predicted as c
+    # F1: a 2/3, b 1, c 0 (predicted, absent) → mean 5/9
+    assert wrong["macro_f1"] == pytest.approx(5 / 9) and wrong["uar"] == pytest.approx(0.75)
 
 
 def test_clip_by_mean_probability_differs_from_the_vote():

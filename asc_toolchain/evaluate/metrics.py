@@ -19,16 +19,22 @@ class Predictions:
 
 
 def scores_report(y_true: np.ndarray, y_pred: np.ndarray, class_names) -> dict:
-    """accuracy, macro-F1, UAR, per-class recall and the confusion matrix (rows = truth)."""
+    """accuracy, macro-F1, UAR, per-class recall and the confusion matrix (rows = truth).
+
+    UAR averages the classes present in the truth; macro-F1 those present in the truth or the
+    predictions (a class a set lacks — EmoDB has no surprise — and nothing predicted as it does
+    not count as an F1 of 0; predicting a class the set lacks still does)."""
     from sklearn.metrics import confusion_matrix, f1_score, recall_score
 
     labels = list(range(len(class_names)))
     recall = recall_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
     present = np.isin(labels, y_true)
+    seen = [c for c in labels if present[c] or np.any(y_pred == c)]
     return {
         "n": int(len(y_true)),
         "accuracy": float(np.mean(y_true == y_pred)) if len(y_true) else 0.0,
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=seen, average="macro", zero_division=0))
+        if seen else 0.0,
         "uar": float(np.mean(recall[present])) if present.any() else 0.0,
         "per_class_recall": {c: float(r) for c, r in zip(class_names, recall)},
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
