@@ -95,7 +95,8 @@ def test_recipe_options_reach_the_manifest(synth_dir, tmp_path, cli):
                        "--reverb", "0.3", "--cache-dir", tmp_path / "cache")
     assert code == 0, err
     training = json.loads((tmp_path / "run" / "manifest.json").read_text())["training"]
-    assert (training["eq_db"], training["time_roll"], training["freq_mixstyle"], training["reverb"]) == (6.0, 4, 0.5, 0.3)
+    assert (training["eq_db"], training["time_roll"], training["freq_mixstyle"], training["reverb"]) \
+        == (6.0, 4, 0.5, 0.3)
     code, _, err = cli("train", "--data", synth_dir / "metadata.csv", "--out", tmp_path / "r2",
                        "--freq-mixstyle", "2")
     assert code == 2 and "--freq-mixstyle" in err

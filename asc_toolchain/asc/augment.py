@@ -125,14 +125,15 @@ def _reverberate(raw: np.ndarray, rng: np.random.Generator, p: float, params) ->
     power of column t becomes P(t) + g · Σ_{k≥1} exp(−6·ln10 · k·hop / RT60_band) · P(t − k), with
     RT60 drawn from 0.2–1.2 s at the lowest band, falling linearly to half of that at the highest
     (air and walls absorb high frequencies faster), and g set by a direct-to-reverberant ratio
-    drawn from 0–15 dB at the lowest band. Causal within the window (its first columns get no tail from before it),
-    then the window's own normalisation again (peak at 0 dB, floor at −top_db)."""
+    drawn from 0–15 dB at the lowest band. Causal within the window (its first columns get no
+    tail from before it), then the window's own normalisation again (peak at 0 dB, floor at
+    −top_db)."""
     n, mels, cols = raw.shape
     chosen = np.flatnonzero(rng.random(n) < p)
-    rt60 = rng.uniform(0.2, 1.2, size=len(chosen))
-    drr_db = rng.uniform(0.0, 15.0, size=len(chosen))
     if not len(chosen):
         return raw
+    rt60 = rng.uniform(0.2, 1.2, size=len(chosen))
+    drr_db = rng.uniform(0.0, 15.0, size=len(chosen))
     lag_s = np.arange(cols) * (params.hop_length / params.sample_rate)
     band_rt60 = rt60[:, None] * np.linspace(1.0, 0.5, mels)[None, :]
     tail = np.exp(-6.0 * np.log(10.0) * lag_s[None, None, :] / band_rt60[:, :, None])

@@ -22,7 +22,8 @@ from ..core.runs import run_bytes, run_destination, write_outputs, write_run
 from ..data.split import split_by_group
 
 SPLITS = ("train", "val", "test")
-RECIPE_KEYS = ("freq_mixstyle", "eq_db", "time_roll", "reverb", "distill", "teacher", "distill_alpha", "distill_temperature")
+RECIPE_KEYS = ("freq_mixstyle", "eq_db", "time_roll", "reverb", "distill", "teacher", "distill_alpha",
+               "distill_temperature")
 SILENCE_RULE = ("a window whose maximum mel power is 0 is all -80 dB; an element whose mel power is 0 "
                 "is -80 dB")
 
