@@ -75,6 +75,7 @@ def test_train_writes_a_complete_jetson_ser_run(ser_run):
     assert manifest["target"] == "jetson-ser" and manifest["model"]["width"] == 8
     assert manifest["class_names"] == ["happiness", "anger", "sadness", "neutral"]
     assert manifest["negative_classes"] == ["anger", "sadness"]
+    assert manifest["training"]["speed"] == [0.9, 1.0, 1.1]       # speed perturbation on by default
     speakers = manifest["data"]["speakers"]
     assert not set(speakers["train"]) & set(speakers["test"])
     metrics = json.loads((ser_run / "metrics.json").read_text())

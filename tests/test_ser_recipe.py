@@ -248,18 +248,18 @@ def test_recipe_flags_reach_the_training_configuration():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("asc_toolchain.commands.ser.train_ser", fake)
         CliRunner().invoke(core.train, ["--target", "jetson-ser", "--data", "x.csv", "--out", "o",
-                                        "--ser-mixup", "0.3", "--ser-speed", "0.9,1,1.1",
+                                        "--ser-mixup", "0.3", "--ser-speed", "1",
                                         "--ser-noise-snr", "5,30", "--ser-balanced", "--ser-label-smoothing",
                                         "0.1", "--ser-warmup", "2", "--ser-backbone-lr", "0.1",
                                         "--ser-clip-score", "mean", "--ser-specaugment", "2"], obj={})
     cfg = captured["cfg"]
     assert (cfg.mixup, cfg.speed, cfg.noise_snr, cfg.balanced, cfg.label_smoothing, cfg.warmup,
-            cfg.backbone_lr, cfg.clip_score, cfg.specaugment) == (0.3, (0.9, 1.0, 1.1), (5.0, 30.0), True,
+            cfg.backbone_lr, cfg.clip_score, cfg.specaugment) == (0.3, (1.0,), (5.0, 30.0), True,
                                                                    0.1, 2, 0.1, "mean", 2)
     defaults = ser_config(cfgmod.values(cfgmod.resolve({})))
     assert (defaults.mixup, defaults.speed, defaults.noise_snr, defaults.balanced, defaults.label_smoothing,
             defaults.warmup, defaults.backbone_lr, defaults.clip_score, defaults.specaugment) == (
-        0.0, (1.0,), None, False, 0.0, 0, 1.0, "vote", 1)
+        0.0, (0.9, 1.0, 1.1), None, False, 0.0, 0, 1.0, "vote", 1)
 
 
 @pytest.mark.parametrize("flags, words", [

@@ -135,9 +135,9 @@ OPTIONS = {o.name: o for o in [
            "(--augment none also turns them off)."),
     Option("ser_mixup", click.FloatRange(0), 0.0, "jetson-ser: mixup α: each training batch is mixed with a "
            "shuffled copy of itself, windows and labels alike, weight ~ Beta(α, α); 0 = off (0.2–0.4 is usual)."),
-    Option("ser_speed", float_list, (1.0,), "jetson-ser: speed/pitch perturbation by resampling the waveform: "
-           "factors, e.g. 0.9,1.0,1.1; each training utterance's windows are computed once per factor and "
-           "each epoch draws as many windows as there are at 1.0."),
+    Option("ser_speed", float_list, (0.9, 1.0, 1.1), "jetson-ser: speed/pitch perturbation by resampling the "
+           "waveform: factors; each training utterance's windows are computed once per factor and each epoch "
+           "draws as many windows as there are at 1.0; 1 = off."),
     Option("ser_noise_snr", float_list, None, "jetson-ser: additive white noise before the features: LO,HI dB; "
            "one extra noisy copy of each training utterance at an SNR drawn in [LO, HI] (e.g. 5,30)."),
     Option("ser_balanced", as_bool, False, "jetson-ser: class-balanced batches (every class about equally "

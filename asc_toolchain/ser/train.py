@@ -6,8 +6,8 @@ The Keras pieces live here too: seeded augmented batches, per-clip validation UA
 batch-norm statistics for short epochs.
 
 Recipe options (each off by default unless noted; config.OPTIONS ser_*): SpecAugment masks (one
-time and one mel band per window: on), mixup, speed/pitch perturbation and additive noise as
-extra precomputed windows per training utterance (windows.with_variants), class-balanced
+time and one mel band per window: on), mixup, speed/pitch perturbation (0.9, 1.0, 1.1: on) and
+additive noise as extra precomputed windows per training utterance (windows.with_variants), class-balanced
 batches, label smoothing, linear warm-up before the cosine decay, a lower learning rate for the
 backbone than for the head, and the clip score (vote, or mean probability over the windows).
 """
@@ -57,7 +57,7 @@ class SerTrainConfig:
     pretrained: str | None = None    # local ImageNet weights (.npz torchvision names / .weights.h5)
     specaugment: int = 1             # time and mel masks per window (with augment)
     mixup: float = 0.0               # Beta(α, α) mixing of windows and labels; 0 = off
-    speed: tuple = (1.0,)            # resampling factors of the training utterances
+    speed: tuple = (0.9, 1.0, 1.1)   # resampling factors of the training utterances (1.0 alone = off)
     noise_snr: tuple | None = None   # (lo, hi) dB: one noisy copy per training utterance
     balanced: bool = False           # class-balanced batches instead of class weights
     label_smoothing: float = 0.0
