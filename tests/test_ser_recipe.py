@@ -275,3 +275,14 @@ def test_bad_recipe_values_are_one_line_errors(tmp_path, cli, flags, words):
     assert code == 2, err
     assert words in err and "Traceback" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_help_shows_the_speed_default_as_it_is_typed():
+    from click.testing import CliRunner
+
+    from asc_toolchain.commands import core
+    from asc_toolchain.core.config import OPTIONS, float_list
+
+    text = " ".join(CliRunner().invoke(core.train, ["--help"]).output.split())
+    assert "[default: 0.9,1.0,1.1]" in text
+    assert float_list("0.9,1.0,1.1") == OPTIONS["ser_speed"].default

@@ -294,7 +294,7 @@ def cli_options(*names: str, table: dict[str, Option] | None = None):
     def deco(func):
         for name in reversed(names):
             o = table[name]
-            shown = "" if o.default in (None, ()) else f" [default: {o.default}]"
+            shown = "" if o.default in (None, ()) else f" [default: {_as_typed(o.default)}]"
             kwargs = {"default": None, "help": o.help + shown}
             if o.type is as_bool:
                 func = click.option(f"{o.flag}/--no-{o.flag[2:]}", name, **kwargs)(func)
@@ -302,6 +302,11 @@ def cli_options(*names: str, table: dict[str, Option] | None = None):
                 func = click.option(o.flag, name, type=o.type, multiple=o.multiple, **kwargs)(func)
         return func
     return deco
+
+
+def _as_typed(value) -> str:
+    """A default as a user would type it: a list of numbers comma-separated (0.9,1.0,1.1)."""
+    return ",".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
 
 
 def board_option(func):
