@@ -6,6 +6,7 @@ line before any work."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -91,6 +92,7 @@ def test_cv_trains_a_teacher_per_fold_and_reports_it(synth_dir, tmp_path, cli):
     (["--distill", "inverted", "--teacher", "RUN"], "--teacher and --distill both name a teacher"),
     (["--distill", "seed_cnn:8"], "--distill 'seed_cnn:8': expected FAMILY[:WIDTH[:DEPTH]]"),
     (["--distill", "inverted:0"], "--distill 'inverted:0': expected FAMILY[:WIDTH[:DEPTH]]"),
+    (["--distill", "efficientnet_lite0:16"], "--distill 'efficientnet_lite0:16': expected FAMILY[:WIDTH[:DEPTH]]"),
     (["--teacher", "RUN", "--n-mels", "40"], "its features (30 mels x 32 columns, n_fft 1024) are not this training's"),
 ])
 def test_distillation_options_that_cannot_work_are_one_line_before_any_work(flags, message, synth_run, tmp_path,
@@ -104,3 +106,25 @@ def test_distillation_options_that_cannot_work_are_one_line_before_any_work(flag
     code, _, err = cli("cv", "--data", synth_dir / "metadata.csv", "--out", out, "--teacher", synth_run)
     assert code == 2 and "in cross-validation a trained run has seen other folds' test recordings" in err
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_an_imagenet_teacher_teaches_from_strided_windows(synth_dir, tmp_path, cli):
+    """--distill efficientnet_lite0: the ImageNet-initialised teacher (no size) trains on every 8th
+    window, the student alone is saved, and the manifest says how it was taught."""
+    data = synth_dir / "metadata.csv"
+    common = ["--epochs", "1", "--max-seconds", "3", "--cache-dir", tmp_path / "cache", "--batch-size", "32"]
+    code, _, err = cli("train", "--data", data, "--out", tmp_path / "all", *common)
+    assert code == 0, err
+    every = int(re.search(r"windows: train (\d+)", err).group(1))
+    code, _, err = cli("train", "--data", data, "--out", tmp_path / "student", "--distill", "efficientnet_lite0",
+                       "--window-stride", "8", *common)
+    assert code == 0, err
+    strided = int(re.search(r"windows: train (\d+)", err).group(1))
+    assert every // 8 <= strided <= every // 8 + 18                 # at most one more per recording
+    assert re.search(r"teacher efficientnet_lite0: 3,7\d\d,\d{3} parameters, test window UAR", err)
+    manifest = json.loads((tmp_path / "student" / "manifest.json").read_text())
+    assert manifest["training"]["distill"] == "efficientnet_lite0" and manifest["training"]["window_stride"] == 8
+    assert manifest["model"]["name"] == "seed_cnn" and manifest["model"]["parameters"] == 7703
+    tested = [json.loads((tmp_path / run / "metrics.json").read_text())["window"]["n"] for run in ("all", "student")]
+    assert tested[0] == tested[1]                                   # the test split keeps every window

@@ -150,3 +150,16 @@ def test_on_a_ray_cluster_the_columns_are_computed_as_tasks(synth_dir, tmp_path)
         assert on_ray.columns(item).tobytes() == local.columns(item).tobytes()
     assert (on_ray.computed, on_ray.read, local.computed) == (4, 0, 4)
     assert len(list((tmp_path / "ray").glob("*.npy"))) == 4
+
+
+def test_strided_windows_are_every_nth_of_each_recording_from_its_first(synth_dir):
+    items = _items(synth_dir, 3)
+    index = WindowIndex.build(items, CLASSES, FeatureCache(SEED_PARAMS, None, None))
+    every = index.subset([True, False, True])        # clips renumbered: a subset's windows stay contiguous
+    third = every.strided(3)
+    for clip in range(len(every.items)):
+        mine = every.windows(np.flatnonzero(every.clip == clip))
+        kept = third.windows(np.flatnonzero(third.clip == clip))
+        assert len(kept) == -(-len(mine) // 3)
+        assert kept.tobytes() == mine[::3].tobytes()
+    assert np.array_equal(np.unique(third.y), np.unique(every.y)) and every.strided(1) is every

@@ -9,7 +9,9 @@ frozen.
 
 Where the teacher comes from:
 - ``--distill FAMILY[:WIDTH[:DEPTH]]``: trained first on the same training split (in ``cv``, on
-  each fold's training recordings), with the same scaler, recipe and early stopping;
+  each fold's training recordings), with the same scaler, recipe and early stopping; FAMILY is
+  one of the deployable families or a teacher-only one (model.TEACHERS: EfficientNet-Lite0 from
+  its ImageNet weights);
 - ``--teacher RUN``: a trained stm32-asc run with the same classes and feature parameters; its
   own scaler is honoured (the student's standardised input is mapped to the teacher's).
 """
@@ -59,7 +61,7 @@ class Distiller(keras.Model):
 
 def parse_distill(text: str):
     """``FAMILY[:WIDTH[:DEPTH]]`` → (family, width or None, depth or None); ConfigError otherwise."""
-    from .model import MODELS
+    from .model import MODELS, TEACHERS
 
     parts = str(text).split(":")
     family = parts[0].strip()
@@ -67,10 +69,13 @@ def parse_distill(text: str):
         sizes = [int(p) for p in parts[1:]]
     except ValueError:
         sizes = [0]
-    if family not in MODELS or family == "seed_cnn" or len(parts) > 3 or any(v < 1 for v in sizes):
-        names = ", ".join(m for m in MODELS if m != "seed_cnn")
+    families = [m for m in (*MODELS, *TEACHERS) if m != "seed_cnn"]
+    sized = len(parts) <= (1 if family in TEACHERS else 3)
+    if family not in families or not sized or any(v < 1 for v in sizes):
+        names = ", ".join(families)
         raise ConfigError(f"--distill {text!r}: expected FAMILY[:WIDTH[:DEPTH]] with a family of {names}",
-                          "e.g. --distill inverted:32:4 (a teacher 32 wide, 4 blocks deep)")
+                          "e.g. --distill inverted:32:4 (a teacher 32 wide, 4 blocks deep; "
+                          "efficientnet_lite0 takes no size)")
     return family, *(sizes + [None, None])[:2]
 
 

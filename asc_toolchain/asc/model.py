@@ -12,6 +12,11 @@ batch norm sits right after a convolution so the converter folds it into the wei
   doubling with a strided block every second block; global pooling, Dense.
 - inverted: MobileNetV2-style inverted residuals (1×1 expand ×3 → depthwise 3×3 → 1×1 project,
   ReLU6), a strided block every second block; global pooling, Dense.
+
+Teachers (TEACHERS) only teach (``--distill``) and are never deployed or searched:
+- efficientnet_lite0: EfficientNet-Lite0 from its ImageNet weights (ser/efficientnet.py); the
+  standardised window is resized to TEACHER_SIDE² (bilinear), mapped to about [0, 1] (x/4 + 1/2)
+  and given as the three colour channels.
 """
 
 from __future__ import annotations
@@ -56,6 +61,8 @@ class ModelSpec:
 
 SEED_CNN_LEAST_INPUT = 10
 MODELS = {"seed_cnn": (None, None), "ds_cnn": (24, 3), "res_ds": (16, 4), "inverted": (16, 4)}
+TEACHERS = {"efficientnet_lite0": (None, None)}
+TEACHER_SIDE = 96                   # pixels: the probe's cost/benefit point on 2 CPUs (README)
 
 
 def build_model(spec: ModelSpec = ModelSpec()):
@@ -65,6 +72,8 @@ def build_model(spec: ModelSpec = ModelSpec()):
     spec.check_input()
     if spec.name == "seed_cnn":
         return build_seed_cnn(spec)
+    if spec.name == "efficientnet_lite0":
+        return build_imagenet_teacher(spec)
     inp = keras.Input(shape=(spec.n_mels, spec.n_columns, 1), name="logmel")
     width, depth = spec.resolved()
     x = _conv_bn(inp, width, 3, 2, "stem")
@@ -88,6 +97,23 @@ def build_seed_cnn(spec: ModelSpec = ModelSpec()):
     model.add(layers.Dense(spec.dense_units, activation="relu", name="dense1"))
     model.add(layers.Dense(spec.n_classes, activation="softmax", name="scores"))
     return model
+
+
+def build_imagenet_teacher(spec: ModelSpec):
+    """EfficientNet-Lite0 with its ImageNet weights (the SER head on ``spec.n_classes``) behind
+    a resize of the n_mels×n_columns×1 standardised window to TEACHER_SIDE² × 3 in about [0, 1]."""
+    import keras
+    from keras import layers
+
+    from ..ser.efficientnet import build_efficientnet_lite0, load_imagenet
+
+    backbone = build_efficientnet_lite0(spec.n_classes, input_shape=(TEACHER_SIDE, TEACHER_SIDE, 3))
+    load_imagenet(backbone)
+    inp = keras.Input(shape=(spec.n_mels, spec.n_columns, 1), name="logmel")
+    x = layers.Resizing(TEACHER_SIDE, TEACHER_SIDE, name="to_image")(inp)
+    x = layers.Rescaling(0.25, offset=0.5, name="to_unit")(x)
+    x = layers.Concatenate(name="to_rgb")([x, x, x])
+    return keras.Model(inp, backbone(x), name="asc_efficientnet_lite0")
 
 
 def _conv_bn(x, filters: int, kernel: int, stride: int, name: str, act: str | None = "relu"):

@@ -86,6 +86,16 @@ class WindowIndex:
                            [it for it, k in zip(self.items, keep_item) if k], self.source[keep_item],
                            self.params)
 
+    def strided(self, step: int) -> "WindowIndex":
+        """Every ``step``-th window of each clip, from its first (all of them when ``step`` is 1):
+        consecutive windows share all but one column, so a step of a few loses little."""
+        if step <= 1 or len(self) == 0:
+            return self
+        first = np.searchsorted(self.clip, self.clip, side="left")     # windows of a clip are contiguous
+        keep = (np.arange(len(self)) - first) % step == 0
+        return WindowIndex(self.db, self.peaks, self.start[keep], self.y[keep], self.clip[keep], self.items,
+                           self.source, self.params)
+
     def windows(self, idx) -> np.ndarray:
         """Windows number ``idx`` as (n, n_mels, n_columns) float32 dB in [-top_db, 0]."""
         return cut_windows(self.db, self.peaks, self.start[np.asarray(idx)], self.params)

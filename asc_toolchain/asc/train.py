@@ -22,7 +22,7 @@ from ..core.runs import run_bytes, run_destination, write_outputs, write_run
 from ..data.split import split_by_group
 
 SPLITS = ("train", "val", "test")
-RECIPE_KEYS = ("freq_mixstyle", "eq_db", "time_roll", "reverb", "distill", "teacher", "distill_alpha",
+RECIPE_KEYS = ("freq_mixstyle", "eq_db", "time_roll", "reverb", "window_stride", "distill", "teacher", "distill_alpha",
                "distill_temperature")
 SILENCE_RULE = ("a window whose maximum mel power is 0 is all -80 dB; an element whose mel power is 0 "
                 "is -80 dB")
@@ -98,7 +98,9 @@ def train_run(dest, index: WindowIndex, items: list, splits: list, cfg: dict, co
     best epoch on 'val', score 'val' and 'test', and write the run directory ``dest``.
     Returns the reports and the test windows' scores (with their index) for pooling."""
     classes = list(context["label_map"].classes)
+    step = int(cfg.get("window_stride") or 1)
     sets = {name: index.subset([s == name for s in splits]) for name in SPLITS}
+    sets |= {name: sets[name].strided(step) for name in ("train", "val")}
     for name, ws in sets.items():
         if len(ws) == 0:
             raise DataError(f"no recording of the {name} split yielded a window",

@@ -97,8 +97,11 @@ OPTIONS = {o.name: o for o in [
     Option("time_roll", click.IntRange(0), 0, "Roll each training window in time by up to this many columns."),
     Option("reverb", click.FloatRange(0, 1), 0.0,
            "Share of training windows given a generated room's reverberation (RT60 0.2–1.2 s)."),
+    Option("window_stride", click.IntRange(1), 1, "Train and validate on every Nth window of each recording "
+           "(consecutive windows share all but one column; N times faster); the test split keeps every window."),
     Option("distill", str, None, "Distil from a teacher trained first on the same training split: "
-           "FAMILY[:WIDTH[:DEPTH]], e.g. inverted:32:4 (in cv, one teacher per fold)."),
+           "FAMILY[:WIDTH[:DEPTH]], e.g. inverted:32:4, or efficientnet_lite0 (ImageNet weights; in cv, one teacher "
+           "per fold)."),
     Option("teacher", str, None, "Distil from this trained run's model (same classes and features)."),
     Option("distill_alpha", click.FloatRange(0, 1), 0.5, "Distillation: share of the loss that follows "
            "the teacher's softened scores (the rest follows the labels)."),
