@@ -15,7 +15,7 @@ from test_second_board import second_board
 from asc_toolchain.asc.run import open_asc_run
 
 FAST = ("--epochs", "1", "--max-seconds", "3", "--batch-size", "64", "--inner-folds", "2", "--seed", "0",
-        "--families", "ds_cnn", "--depths", "1")
+        "--families", "ds_cnn", "--depths", "1", "--window-stride", "2")
 TINY_SRAM = 32 * 1024            # ds_cnn width 8 fits beside the features and stack; width 64 does not
 
 
@@ -73,7 +73,7 @@ def test_the_best_is_an_ordinary_run_tested_on_the_unseen_fold(searched, cli, tm
     run = open_asc_run(out / "best")
     assert run.manifest["model"]["name"] == "ds_cnn" and run.manifest["model"]["width"] == 8
     outer = summary["settings"]["outer_fold"]
-    assert run.manifest["training"]["test_fold"] == outer
+    assert run.manifest["training"]["test_fold"] == outer and run.manifest["training"]["window_stride"] == 2
     metrics = json.loads((out / "best" / "metrics.json").read_text())
     assert summary["outer_test"]["clip_mean"]["uar"] == metrics["clip_mean"]["uar"]
     code, _, err = cli("quantize", "--run", out / "best")

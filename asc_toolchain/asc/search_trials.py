@@ -89,6 +89,7 @@ def _fit_fold(shared: dict, cfg: dict, spec: ModelSpec, name: str, epoch_end) ->
         chosen = np.zeros(shared["n_items"], bool)
         chosen[positions[np.array([s == split for s in splits])]] = True
         sets[split] = index.subset(chosen)
+    sets |= {split: sets[split].strided(int(cfg.get("window_stride") or 1)) for split in ("train", "val")}
     scaler = fit_scaler(sets["train"])
 
     class Report(keras.callbacks.Callback):
