@@ -92,7 +92,8 @@ def test_cv_trains_a_teacher_per_fold_and_reports_it(synth_dir, tmp_path, cli):
     (["--distill", "inverted", "--teacher", "RUN"], "--teacher and --distill both name a teacher"),
     (["--distill", "seed_cnn:8"], "--distill 'seed_cnn:8': expected FAMILY[:WIDTH[:DEPTH]]"),
     (["--distill", "inverted:0"], "--distill 'inverted:0': expected FAMILY[:WIDTH[:DEPTH]]"),
-    (["--distill", "efficientnet_lite0:16"], "--distill 'efficientnet_lite0:16': expected FAMILY[:WIDTH[:DEPTH]]"),
+    (["--distill", "efficientnet_lite0:16"],
+     "--distill 'efficientnet_lite0:16': expected FAMILY[:WIDTH[:DEPTH]]"),
     (["--teacher", "RUN", "--n-mels", "40"], "its features (30 mels x 32 columns, n_fft 1024) are not this training's"),
 ])
 def test_distillation_options_that_cannot_work_are_one_line_before_any_work(flags, message, synth_run, tmp_path,
@@ -126,5 +127,6 @@ def test_an_imagenet_teacher_teaches_from_strided_windows(synth_dir, tmp_path, c
     manifest = json.loads((tmp_path / "student" / "manifest.json").read_text())
     assert manifest["training"]["distill"] == "efficientnet_lite0" and manifest["training"]["window_stride"] == 8
     assert manifest["model"]["name"] == "seed_cnn" and manifest["model"]["parameters"] == 7703
-    tested = [json.loads((tmp_path / run / "metrics.json").read_text())["window"]["n"] for run in ("all", "student")]
+    tested = [json.loads((tmp_path / run / "metrics.json").read_text())["window"]["n"]
+              for run in ("all", "student")]
     assert tested[0] == tested[1]                                   # the test split keeps every window

@@ -31,8 +31,8 @@ LEVELS = ("window", "clip", "clip_mean")
 FIGURES = ("accuracy", "macro_f1", "uar")
 SETTINGS = ("model", "width", "depth", "filters", "dense_units", "epochs", "batch_size", "optimizer",
             "learning_rate", "patience", "seed", "max_seconds", "class_weights", "augment", "freq_mixstyle",
-            "eq_db", "time_roll", "reverb", "window_stride", "distill", "teacher", "distill_alpha", "distill_temperature", "n_mels",
-            "columns", "n_fft", "val_fraction", "label_map")
+            "eq_db", "time_roll", "reverb", "window_stride", "distill", "teacher", "distill_alpha",
+            "distill_temperature", "n_mels", "columns", "n_fft", "val_fraction", "label_map")
 
 
 def cross_validate(data, out, cfg: dict, root=None, folds: int | None = None, skip_bad: bool = False,

@@ -79,7 +79,7 @@ def _fit_fold(shared: dict, cfg: dict, spec: ModelSpec, name: str, epoch_end) ->
 
     from ..data.split import split_by_group
     from .pipeline import fit_scaler, predict_scores
-    from .train import _report, fit_model
+    from .train import _report, fit_model, thinned
 
     index, inner_items, positions = shared["index"], shared["inner_items"], shared["positions"]
     splits = split_by_group(inner_items, cfg["seed"], cfg["test_fraction"], cfg["val_fraction"], name,
@@ -89,7 +89,7 @@ def _fit_fold(shared: dict, cfg: dict, spec: ModelSpec, name: str, epoch_end) ->
         chosen = np.zeros(shared["n_items"], bool)
         chosen[positions[np.array([s == split for s in splits])]] = True
         sets[split] = index.subset(chosen)
-    sets |= {split: sets[split].strided(int(cfg.get("window_stride") or 1)) for split in ("train", "val")}
+    sets = thinned(sets, cfg)
     scaler = fit_scaler(sets["train"])
 
     class Report(keras.callbacks.Callback):

@@ -22,8 +22,8 @@ from ..core.runs import run_bytes, run_destination, write_outputs, write_run
 from ..data.split import split_by_group
 
 SPLITS = ("train", "val", "test")
-RECIPE_KEYS = ("freq_mixstyle", "eq_db", "time_roll", "reverb", "window_stride", "distill", "teacher", "distill_alpha",
-               "distill_temperature")
+RECIPE_KEYS = ("freq_mixstyle", "eq_db", "time_roll", "reverb", "window_stride", "distill", "teacher",
+               "distill_alpha", "distill_temperature")
 SILENCE_RULE = ("a window whose maximum mel power is 0 is all -80 dB; an element whose mel power is 0 "
                 "is -80 dB")
 
@@ -98,9 +98,7 @@ def train_run(dest, index: WindowIndex, items: list, splits: list, cfg: dict, co
     best epoch on 'val', score 'val' and 'test', and write the run directory ``dest``.
     Returns the reports and the test windows' scores (with their index) for pooling."""
     classes = list(context["label_map"].classes)
-    step = int(cfg.get("window_stride") or 1)
-    sets = {name: index.subset([s == name for s in splits]) for name in SPLITS}
-    sets |= {name: sets[name].strided(step) for name in ("train", "val")}
+    sets = thinned({name: index.subset([s == name for s in splits]) for name in SPLITS}, cfg)
     for name, ws in sets.items():
         if len(ws) == 0:
             raise DataError(f"no recording of the {name} split yielded a window",
@@ -119,6 +117,12 @@ def train_run(dest, index: WindowIndex, items: list, splits: list, cfg: dict, co
                       "test split (keras, float)")
     return {"test": reports["test"], "val": reports["val"], "scores": scores["test"], "index": sets["test"],
             "teacher_test": teacher_test}
+
+
+def thinned(sets: dict, cfg: dict) -> dict:
+    """``sets`` with its 'train' and 'val' windows strided by --window-stride; 'test' keeps every window."""
+    step = int(cfg.get("window_stride") or 1)
+    return sets | {name: sets[name].strided(step) for name in ("train", "val")}
 
 
 def _teacher(sets: dict, scaler, classes: list, cfg: dict, log):

@@ -13,8 +13,8 @@ from .output import emit, err
 
 TRAIN_OPTIONS = ("epochs", "batch_size", "optimizer", "learning_rate", "patience", "seed", "max_seconds",
                  "model", "width", "depth", "filters", "dense_units", "class_weights", "augment",
-                 "freq_mixstyle", "eq_db", "time_roll", "reverb", "window_stride", "distill", "teacher", "distill_alpha",
-                 "distill_temperature", "n_mels", "columns", "n_fft", "extract_workers", "cache_dir",
+                 "freq_mixstyle", "eq_db", "time_roll", "reverb", "window_stride", "distill", "teacher",
+                 "distill_alpha", "distill_temperature", "n_mels", "columns", "n_fft", "extract_workers", "cache_dir",
                  "test_fraction", "val_fraction", "label_map", "ser_backbone", "ser_width", "ser_classes",
                  "ser_corpus", "ser_pretrained", "ser_max_windows", "ser_step_s", "ser_specaugment", "ser_mixup", "ser_speed", "ser_noise_snr",
                  "ser_balanced", "ser_label_smoothing", "ser_warmup", "ser_backbone_lr", "ser_clip_score")

@@ -9,8 +9,8 @@ from ..core.errors import ConfigError
 from .output import emit, err
 
 SEARCH_OPTIONS = ("epochs", "batch_size", "optimizer", "patience", "max_seconds", "dense_units", "class_weights",
-                  "augment", "freq_mixstyle", "eq_db", "time_roll", "reverb", "window_stride", "n_mels", "columns", "n_fft",
-                  "extract_workers", "cache_dir", "test_fraction", "val_fraction", "label_map")
+                  "augment", "freq_mixstyle", "eq_db", "time_roll", "reverb", "window_stride", "n_mels", "columns",
+                  "n_fft", "extract_workers", "cache_dir", "test_fraction", "val_fraction", "label_map")
 
 
 def _ints(text: str | None, flag: str):
