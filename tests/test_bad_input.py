@@ -7,20 +7,20 @@ import soundfile as sf
 SR = 16000
 
 
-def _tone(seconds=2.0, sr=SR, channels=1):
+def _tone(seconds=3.0, sr=SR, channels=1):
     t = np.arange(int(seconds * sr)) / sr
     x = 0.3 * np.sin(2 * np.pi * 440 * t)
     return np.stack([x] * channels, axis=1) if channels > 1 else x
 
 
 def _good_set(root, n_per_class=3):
-    """A valid CSV data set of 2-second tones (different pitch per class)."""
+    """A valid CSV data set of 3-second tones (different pitch per class)."""
     rows = ["path,label,group"]
     for c, label in enumerate(["indoor", "outdoor", "vehicle"]):
         for k in range(n_per_class):
             rel = f"{label}/{label}{k}.wav"
             (root / label).mkdir(exist_ok=True)
-            t = np.arange(2 * SR) / SR
+            t = np.arange(3 * SR) / SR
             sf.write(root / rel, 0.3 * np.sin(2 * np.pi * (200 + 300 * c + 20 * k) * t), SR)
             rows.append(f"{rel},{label},{label}{k}")
     return rows

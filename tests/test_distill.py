@@ -64,7 +64,7 @@ def test_distilled_student_is_saved_alone_and_quantizes(synth_dir, tmp_path, cli
     assert "teacher inverted:12:2: " in err and "parameters, test window UAR" in err
     manifest = json.loads((tmp_path / "student" / "manifest.json").read_text())
     assert manifest["training"]["distill"] == "inverted:12:2" and manifest["training"]["distill_alpha"] == 0.7
-    assert manifest["model"]["name"] == "seed_cnn" and manifest["model"]["parameters"] == 7703
+    assert manifest["model"]["name"] == "seed_cnn" and manifest["model"]["parameters"] == 14615
     code, _, err = cli("quantize", "--run", tmp_path / "student")
     assert code == 0, err
     code, _, err = cli("train", "--data", data, "--out", tmp_path / "second", "--teacher", tmp_path / "student",
@@ -94,7 +94,7 @@ def test_cv_trains_a_teacher_per_fold_and_reports_it(synth_dir, tmp_path, cli):
     (["--distill", "inverted:0"], "--distill 'inverted:0': expected FAMILY[:WIDTH[:DEPTH]]"),
     (["--distill", "efficientnet_lite0:16"],
      "--distill 'efficientnet_lite0:16': expected FAMILY[:WIDTH[:DEPTH]]"),
-    (["--teacher", "RUN", "--n-mels", "40"], "its features (30 mels x 32 columns, n_fft 1024) are not this training's"),
+    (["--teacher", "RUN", "--n-mels", "40"], "its features (30 mels x 64 columns, n_fft 1024) are not this training's"),
 ])
 def test_distillation_options_that_cannot_work_are_one_line_before_any_work(flags, message, synth_run, tmp_path,
                                                                             synth_dir, cli):
@@ -126,7 +126,7 @@ def test_an_imagenet_teacher_teaches_from_strided_windows(synth_dir, tmp_path, c
     assert re.search(r"teacher efficientnet_lite0: 3,7\d\d,\d{3} parameters, test window UAR", err)
     manifest = json.loads((tmp_path / "student" / "manifest.json").read_text())
     assert manifest["training"]["distill"] == "efficientnet_lite0" and manifest["training"]["window_stride"] == 8
-    assert manifest["model"]["name"] == "seed_cnn" and manifest["model"]["parameters"] == 7703
+    assert manifest["model"]["name"] == "seed_cnn" and manifest["model"]["parameters"] == 14615
     tested = [json.loads((tmp_path / run / "metrics.json").read_text())["window"]["n"]
               for run in ("all", "student")]
     assert tested[0] == tested[1]                                   # the test split keeps every window

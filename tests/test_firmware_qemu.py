@@ -1,5 +1,5 @@
 """The built ELF in QEMU's B-L475E-IOT01A: boot line, host-feed protocol, and predictions equal
-to the host-compiled C engine (same int16 input, same non-overlapping 1.024 s windows)."""
+to the host-compiled C engine (same int16 input, same non-overlapping windows of the run's columns)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,14 @@ from test_firmware_build import firmware  # noqa: F401
 from asc_toolchain.deploy.serial.hostfeed import END, INFO, PCM, START, encode_frame
 
 pytestmark = pytest.mark.toolchain
-COLUMNS = 32            # the firmware classifies every 32 new columns
+
+
+@pytest.fixture(scope="module")
+def params(firmware):  # noqa: F811
+    """The run's feature parameters: the firmware classifies every ``n_columns`` new columns."""
+    from asc_toolchain.asc.run import open_asc_run
+
+    return open_asc_run(firmware).feature_params
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +30,13 @@ def elf(firmware):  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def host_engine(firmware, host_cache):  # noqa: F811
+def host_engine(firmware, host_cache, params):  # noqa: F811
     """Host C (features + network) from the same generated folder: int8 outputs per hop-window."""
     from asc_toolchain.codegen.validate import build_harness, c_end_to_end
 
     exe = build_harness(firmware / "c")
-    return lambda pcm: c_end_to_end(exe, pcm.astype(np.float64) / 32768.0, 960, 3)[1]
+    size = params.n_mels * params.n_columns
+    return lambda pcm: c_end_to_end(exe, pcm.astype(np.float64) / 32768.0, size, 3)[1]
 
 
 def expect_line(board, kind: str) -> dict:
@@ -67,14 +75,15 @@ def test_boot_line_and_protocol_errors(elf, firmware):
 
 
 @pytest.mark.data
-def test_firmware_equals_host_c_on_real_recordings(elf, host_engine):
+def test_firmware_equals_host_c_on_real_recordings(elf, host_engine, params):
     from asc_toolchain.deploy.emulate import emulate
 
-    clips = first_clip_per_class() + [("silence", np.zeros(16896, np.int16))]
+    seconds = 4.2 * params.n_columns / 32                                 # four windows of every clip
+    clips = first_clip_per_class(seconds) + [("silence", np.zeros(params.window_samples, np.int16))]
     report = emulate(elf, clips, timeout_s=300)
     compared = 0
     for (name, pcm), clip in zip(clips, report["clips"], strict=True):
-        host = host_engine(pcm)[::COLUMNS]
+        host = host_engine(pcm)[::params.n_columns]
         assert clip["windows"] == len(host) >= 1, name
         assert clip["scores"] == host.tolist(), name                         # int8, every window
         compared += clip["windows"]
@@ -82,8 +91,8 @@ def test_firmware_equals_host_c_on_real_recordings(elf, host_engine):
     assert 0 < report["instructions_per_inference"] and 0 < report["feature_instructions_per_1024_ms"]
 
 
-def test_evaluate_engine_qemu_matches_engine_c(firmware, cli, host_cache):  # noqa: F811
-    """`evaluate --engine qemu` on the run's test split scores the c engine's windows 0, 32, 64…"""
+def test_evaluate_engine_qemu_matches_engine_c(firmware, cli, host_cache, params):  # noqa: F811
+    """`evaluate --engine qemu` on the run's test split scores the c engine's windows 0, C, 2C…"""
     from asc_toolchain.evaluate.engines import get_engine
     from asc_toolchain.evaluate.metrics import scores_report
     from asc_toolchain.asc.run import open_asc_run
@@ -94,18 +103,19 @@ def test_evaluate_engine_qemu_matches_engine_c(firmware, cli, host_cache):  # no
     window = json.loads(out)["window"]
     run = open_asc_run(firmware)
     c = get_engine("c")(run, run.items("test"))
-    keep = np.concatenate([np.flatnonzero(c.clip == k)[::COLUMNS] for k in np.unique(c.clip)])
+    keep = np.concatenate([np.flatnonzero(c.clip == k)[::params.n_columns] for k in np.unique(c.clip)])
     expected = scores_report(c.y_true[keep], c.y_pred[keep], run.class_names)
     assert window["n"] == len(keep) > 0
     assert window["confusion_matrix"] == expected["confusion_matrix"]
 
 
-def test_emulate_cli_prints_board_beside_host(firmware, cli, tmp_path, host_cache):  # noqa: F811
+def test_emulate_cli_prints_board_beside_host(firmware, cli, tmp_path, host_cache, params):  # noqa: F811
     import soundfile
 
     rng = np.random.default_rng(5)
     wav = tmp_path / "noise.wav"
-    soundfile.write(wav, (rng.standard_normal(36000) * 0.1).astype(np.float32), 16000)
+    samples = params.window_samples + params.n_columns * params.hop_length + 2000       # two windows
+    soundfile.write(wav, (rng.standard_normal(samples) * 0.1).astype(np.float32), 16000)
     code, out, err = cli("emulate", "--run", firmware, "--feed", wav, "--json")
     assert code == 0, err
     r = json.loads(out)
@@ -147,3 +157,14 @@ def test_fault_handler_reports_registers(firmware, tmp_path):
     assert fault["cfsr"] == "0x00010000"             # UFSR.UNDEFINSTR
     assert fault["hfsr"] == "0x40000000"             # HFSR.FORCED: escalated to HardFault
     assert 0x08000000 <= int(fault["pc"], 16) < 0x08000000 + report["flash_bytes"]
+
+
+def test_bench_firmware_prices_the_run_against_real_time(firmware, cli, params):  # noqa: F811
+    code, out, err = cli("bench", "firmware", "--run", firmware, "--json")
+    assert code == 0, err
+    r = json.loads(out)
+    window_s = params.n_columns * params.hop_length / params.sample_rate
+    expected = (r["feature_instructions_per_1024_ms"] / 1.024 + r["instructions_per_inference"] / window_s) / 80e6
+    assert r["windows"] >= 2 and r["load"] == pytest.approx(expected, abs=1e-4)
+    assert r["goals"]["load"] == {"goal": 0.25, "value": r["load"], "met": r["load"] <= 0.25}
+    assert r["goals"]["ram_bytes"]["value"] == r["ram_bytes"] and "instructions_per_inference" not in r["goals"]

@@ -18,7 +18,7 @@ def test_quantize_writes_int8_batch1_model(quantized_run):
     assert ops == ["CONV_2D", "MAX_POOL_2D", "CONV_2D", "MAX_POOL_2D", "RESHAPE",
                    "FULLY_CONNECTED", "FULLY_CONNECTED", "SOFTMAX"]
     inp, out = m.tensor(m.inputs[0]), m.tensor(m.outputs[0])
-    assert inp.shape == (1, 30, 32, 1) and inp.dtype is np.int8
+    assert inp.shape == (1, 30, 64, 1) and inp.dtype is np.int8         # 30 mels x 64 columns by default
     assert out.shape == (1, 3) and out.dtype is np.int8
     conv_w = m.tensor(m.operators[0].inputs[1])
     assert len(conv_w.scales) == 16, "Conv2D weights must be quantized per channel"
@@ -33,7 +33,7 @@ def test_io_quantization_matches_the_model(quantized_run):
     inp, out = m.tensor(m.inputs[0]), m.tensor(m.outputs[0])
     assert q == {"input_scale": float(inp.scales[0]), "input_zero_point": int(inp.zero_points[0]),
                  "output_scale": float(out.scales[0]), "output_zero_point": int(out.zero_points[0]),
-                 "input_shape": [1, 30, 32, 1], "output_shape": [1, 3]}
+                 "input_shape": [1, 30, 64, 1], "output_shape": [1, 3]}
 
 
 @pytest.mark.parametrize("data", [b"PK\x03\x04 not a model", b"", b"\0\0\0\0TFL3" + bytes(8)])

@@ -32,7 +32,7 @@ def test_real_run_is_leak_free_and_scored(real_run):
     metrics = json.loads((real_run / "metrics.json").read_text())
     test_clips = sum(1 for _, s in splits if s == "test")
     assert metrics["clip"]["n"] == test_clips
-    assert metrics["window"]["n"] == test_clips * (1 + (8 * 16000 - 16896) // 512)
+    assert metrics["window"]["n"] == test_clips * (1 + (8 * 16000 - 33280) // 512)     # 64-column windows
     assert Run.open(real_run).manifest["data"]["source"].endswith("metadata.csv")
 
 

@@ -58,10 +58,11 @@ def test_columns_read_by_blocks_equal_those_of_the_whole_file(tmp_path, monkeypa
 
 
 def test_evaluate_cuts_windows_a_chunk_at_a_time(synth_dir, synth_run, tmp_path, monkeypatch, cli):
-    """A 2-minute recording (3,718 windows) is scored without ever holding all its windows, and
+    """A 2-minute recording (3,686 windows of 64 columns) is scored without ever holding all its windows, and
     without loading the whole signal."""
     from asc_toolchain.asc import pipeline, windows
-    from asc_toolchain.asc.features import SEED_PARAMS, n_windows
+    from asc_toolchain.asc.features import n_windows
+    from asc_toolchain.asc.run import open_asc_run
 
     long = _long_recording(synth_dir, tmp_path / "long.wav", 120.0)
     data = _write_csv(tmp_path, ["path,label", f"{long},indoor"])
@@ -79,7 +80,7 @@ def test_evaluate_cuts_windows_a_chunk_at_a_time(synth_dir, synth_run, tmp_path,
     monkeypatch.setattr(windows, "load_audio", whole_signal)
     code, out, err = cli("evaluate", "--run", synth_run, "--data", data, "--json")
     assert code == 0, err
-    expected = n_windows(120 * SR, SEED_PARAMS)
+    expected = n_windows(120 * SR, open_asc_run(synth_run).feature_params)
     assert json.loads(out)["window"]["n"] == expected
     assert sum(cut) >= expected            # every window was cut (Keras may look at a batch twice)…
     assert max(cut) <= pipeline.PREDICT_BATCH < expected      # …and never more than a batch at once
@@ -93,8 +94,9 @@ def test_c_engine_segments_hold_exactly_the_windows_of_the_whole_recording(quant
     run = open_asc_run(quantized_run)
     exe = build_harness(c_dir_of(run))
     path = _noise_wav(tmp_path / "n.wav", 6.0, seed=3)
-    x, out = c_end_to_end(exe, load_audio(path), 960, len(run.class_names))
-    parts = list(c_end_to_end_streamed(exe, path, run.feature_params, None, 960, len(run.class_names),
+    size = run.feature_params.n_mels * run.feature_params.n_columns
+    x, out = c_end_to_end(exe, load_audio(path), size, len(run.class_names))
+    parts = list(c_end_to_end_streamed(exe, path, run.feature_params, None, size, len(run.class_names),
                                        segment_windows=37))
     assert len(parts) > 3
     assert np.array_equal(np.concatenate([p[0] for p in parts]), x)
@@ -335,19 +337,19 @@ def test_an_output_folder_that_is_a_file_is_one_line(quantized_run, tmp_path, cl
 def test_paths_with_spaces_and_a_run_behind_a_symlink_work(quantized_run, tmp_path, cli):
     folder = tmp_path / "my recordings"
     folder.mkdir()
-    clip = _noise_wav(folder / "a clip.wav", 2.0)
+    clip = _noise_wav(folder / "a clip.wav", 3.0)
     data = folder / "my list.csv"
     data.write_text(f'path,label\n"{clip}",indoor\n')
     link = tmp_path / "latest run"
     link.symlink_to(quantized_run, target_is_directory=True)
     code, out, err = cli("evaluate", "--run", link, "--data", data, "--engine", "tflm", "--json")
     assert code == 0, err
-    assert json.loads(out)["window"]["n"] == 30            # 2 s: 1 + (32,000 - 16,896) // 512 windows
+    assert json.loads(out)["window"]["n"] == 29            # 3 s: 1 + (48,000 - 33,280) // 512 windows
 
 
 def test_a_zero_byte_wav_with_skip_bad_is_listed_and_the_rest_scored(quantized_run, tmp_path, cli):
     (tmp_path / "zero.wav").write_bytes(b"")
-    good = _noise_wav(tmp_path / "good.wav", 2.0)
+    good = _noise_wav(tmp_path / "good.wav", 3.0)
     data = _write_csv(tmp_path, ["path,label", f"{tmp_path / 'zero.wav'},indoor", f"{good},indoor"])
     code, out, err = cli("evaluate", "--run", quantized_run, "--data", data, "--engine", "tflm", "--skip-bad",
                          "--json")

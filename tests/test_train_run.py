@@ -19,9 +19,9 @@ def test_run_directory_is_complete(synth_run):
     run = open_asc_run(synth_run)
     m = run.manifest
     assert m["target"] == "stm32-asc" and m["class_names"] == ["indoor", "outdoor", "vehicle"]
-    assert m["features"]["n_mels"] == 30 and m["features"]["window_samples"] == 16896
-    assert m["model"]["parameters"] == 7703 and len(m["data"]["sha256"]) == 64
-    assert run.scaler().mean.shape == (30, 32)
+    assert m["features"]["n_mels"] == 30 and m["features"]["window_samples"] == 33280   # 64 columns
+    assert m["model"]["parameters"] == 14615 and len(m["data"]["sha256"]) == 64
+    assert run.scaler().mean.shape == (30, 64)
     metrics = json.loads((synth_run / "metrics.json").read_text())
     for level in ("window", "clip"):
         assert {"accuracy", "macro_f1", "uar", "per_class_recall", "confusion_matrix"} <= set(metrics[level])

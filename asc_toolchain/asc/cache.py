@@ -114,7 +114,8 @@ class FeatureCache:
             from .windows import _too_short
 
             n = sum(len(b) for b in audio_blocks(item.path, self.params.sample_rate, self.max_seconds))
-            raise DataError(_too_short(item, n, self.params), "remove the clip or pass --skip-bad")
+            raise DataError(_too_short(item, n, self.params),
+                            "remove the clip, pass --skip-bad, or use a run with fewer --columns")
         return db
 
     def release(self) -> None:

@@ -11,7 +11,7 @@ Each candidate is priced before it trains: the untrained Keras model is converte
 (random calibration windows are enough for sizes), lowered by the generator (codegen.lower: the
 liveness arena and weight bytes), and checked against the board (deploy.budget: RAM and flash
 as `generate-c` estimates them, tightened by --max-ram/--max-flash) and against the real-time
-load (codegen.cost: features + one network call per 1.024 s window hop, at the board's clock).
+load (codegen.cost: features + one network call per window of C new columns, at the board's clock).
 An infeasible candidate reports its figures and the reason, and never trains.
 
 Poor trials stop early (ASHA on the first inner fold's per-epoch validation UAR). Features are

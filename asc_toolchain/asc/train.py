@@ -75,9 +75,11 @@ def feature_params(cfg: dict) -> FeatureParams:
     checked against what the C front end supports before any work (ConfigError: one line)."""
     from ..codegen.features_c import check_params
 
-    n_fft = int(cfg.get("n_fft") or FeatureParams.n_fft)
-    params = FeatureParams(n_fft=n_fft, hop_length=n_fft // 2, n_mels=int(cfg.get("n_mels") or FeatureParams.n_mels),
-                           n_columns=int(cfg.get("columns") or FeatureParams.n_columns))
+    from ..core.config import OPTIONS
+
+    value = {name: int(cfg.get(name) or OPTIONS[name].default) for name in ("n_fft", "n_mels", "columns")}
+    params = FeatureParams(n_fft=value["n_fft"], hop_length=value["n_fft"] // 2, n_mels=value["n_mels"],
+                           n_columns=value["columns"])
     check_params(params)
     return params
 

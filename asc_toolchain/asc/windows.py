@@ -82,7 +82,8 @@ def recording_windows(item: Item, params: FeatureParams = SEED_PARAMS,
     """All feature windows of one recording; DataError if it is shorter than one window."""
     signal = load_audio(item.path, params.sample_rate, max_seconds)
     if len(signal) < params.window_samples:
-        raise DataError(_too_short(item, len(signal), params), "remove the clip or pass --skip-bad")
+        raise DataError(_too_short(item, len(signal), params),
+                        "remove the clip, pass --skip-bad, or use a run with fewer --columns")
     return logmel_windows(signal, params)
 
 
